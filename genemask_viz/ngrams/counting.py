@@ -1,0 +1,228 @@
+"""Streaming counts of every nucleotide n-gram, n = 1..n_max (spec section 2).
+
+Counting runs once, for n_max only: one rolling 2-bit code per valid run
+(a stretch of A/C/G/T inside one record), updated per base by a compiled
+kernel (numba) and added to a dense array of 4^n_max counters. Shorter
+n-grams are derived by marginalising the last base away,
+
+    c_n(w) = sum_b c_{n+1}(w b) + e_n(w),
+
+where the edge correction e_n(w) counts the runs whose *last* n bases are w
+(the one n-gram of a run that has no (n+1)-gram extending it to the right).
+The kernel records e_n at every run end (record boundary, N or other
+non-ACGT character, end of file), so c_n is exact for every n with no second
+pass. n-grams never cross a record boundary or a non-ACGT character.
+
+Codes follow DNABERT's order A=0, T=1, C=2, G=3; an n-gram's index into its
+count array is ``sum_i code(w_i) * 4^(n-1-i)`` (so ``index(w b) = 4*index(w)+b``).
+Memory: 8 * (4^n_max + 4^(n_max-1) + ...) bytes; 11 MB for n_max=10,
+whatever the genome size.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+from numba import njit
+
+from ..errors import GeneMaskInputError
+from ..sequences.fasta import ALPHABET, INVALID, Record, str_to_codes, stream_fasta
+
+MAX_N_LIMIT = 12  # dense counters: 4^12 * 8 B = 134 MB
+
+
+@njit(cache=True, nogil=True)
+def _flush_run(code, run, n_max, ends, offsets):
+    # the last n bases of a finished run, for every n < n_max the run covers
+    top = min(run, n_max - 1)
+    for n in range(1, top + 1):
+        ends[offsets[n] + (code & ((1 << (2 * n)) - 1))] += 1
+
+
+@njit(cache=True, nogil=True)
+def _count_kernel(codes, n_max, counts, ends, offsets, state):
+    """Add the n_max-grams of ``codes`` to ``counts``; state = [rolling code, run length]."""
+    mask = (1 << (2 * n_max)) - 1
+    code = state[0]
+    run = state[1]
+    for i in range(codes.size):
+        c = codes[i]
+        if c >= 4:
+            if run > 0:
+                _flush_run(code, run, n_max, ends, offsets)
+            code = 0
+            run = 0
+        else:
+            code = ((code << 2) | c) & mask
+            run += 1
+            if run >= n_max:
+                counts[code] += 1
+    state[0] = code
+    state[1] = run
+
+
+@dataclass
+class NgramCounts:
+    """Counts of every n-gram n = 1..max_n.
+
+    ``counts[n]`` is a dense int64 array of length 4^n indexed as in the module
+    docstring (``counts[0]`` is unused). ``total(n)`` = N_n, the number of
+    counted n-gram positions.
+    """
+
+    max_n: int
+    counts: list[np.ndarray]
+    n_records: int = 0
+    n_bases: int = 0  # A/C/G/T bases seen
+    n_invalid: int = 0  # other characters (N, IUPAC)
+    sources: list[str] = field(default_factory=list)
+
+    def total(self, n: int) -> int:
+        return int(self.counts[n].sum())
+
+    def count(self, ngram: str) -> int:
+        """Count of one n-gram string (0 if it contains anything but ACGT)."""
+        codes = str_to_codes(ngram)
+        if (codes == INVALID).any() or not 1 <= len(codes) <= self.max_n:
+            return 0
+        return int(self.counts[len(codes)][index_of(codes)])
+
+
+def index_of(codes: np.ndarray) -> int:
+    """Index of an n-gram (codes 0..3) in its count array."""
+    idx = 0
+    for c in codes:
+        idx = idx * 4 + int(c)
+    return idx
+
+
+def ngram_strings(n: int, indices: np.ndarray) -> np.ndarray:
+    """Count-array indices -> n-gram strings (vectorised over indices)."""
+    indices = np.asarray(indices, dtype=np.int64)
+    letters = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)
+    shifts = 2 * np.arange(n - 1, -1, -1)
+    digits = (indices[:, None] >> shifts) & 3
+    raw = letters[digits].astype(np.uint8)
+    return raw.view(f"S{n}").ravel().astype(str) if indices.size else np.empty(0, dtype=str)
+
+
+class NgramCounter:
+    """Accumulates n-gram counts over streamed chunks of codes.
+
+    >>> counter = NgramCounter(max_n=3)
+    >>> counter.add_sequence("ACGTNACG")
+    >>> result = counter.finish()
+    """
+
+    def __init__(self, max_n: int = 10):
+        if not isinstance(max_n, int) or not 1 <= max_n <= MAX_N_LIMIT:
+            raise GeneMaskInputError(f"max_n must be an integer from 1 to {MAX_N_LIMIT}, got {max_n!r}.",
+                                     fix="the paper uses 10; larger n needs sparse counting.")
+        self.max_n = max_n
+        self._counts = np.zeros(4 ** max_n, dtype=np.int64)
+        self._offsets = np.zeros(max_n + 1, dtype=np.int64)
+        for n in range(2, max_n + 1):
+            self._offsets[n] = self._offsets[n - 1] + 4 ** (n - 1)
+        self._ends = np.zeros(int(self._offsets[max_n]) + 1, dtype=np.int64)
+        self._state = np.zeros(2, dtype=np.int64)
+        self.n_records = 0
+        self.n_bases = 0
+        self.n_invalid = 0
+        self.sources: list[str] = []
+
+    def end_record(self) -> None:
+        """Close the current run (a record boundary)."""
+        if self._state[1] > 0:
+            _flush_run(self._state[0], self._state[1], self.max_n, self._ends, self._offsets)
+        self._state[:] = 0
+
+    def add_codes(self, codes: np.ndarray) -> None:
+        """Continue the current record with more codes (0..3 bases, 4 = break)."""
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        _count_kernel(codes, self.max_n, self._counts, self._ends, self._offsets, self._state)
+        invalid = int(np.count_nonzero(codes >= INVALID))
+        self.n_invalid += invalid
+        self.n_bases += codes.size - invalid
+
+    def add_sequence(self, seq: str) -> None:
+        """Count one whole record given as a string."""
+        self.end_record()
+        self.n_records += 1
+        self.add_codes(str_to_codes(seq))
+        self.end_record()
+
+    def add_fasta(self, path, progress=None) -> None:
+        """Stream a FASTA/FASTA.gz file; ``progress(n_bytes)`` is called per chunk."""
+        self.sources.append(str(path))
+        last = -1
+        for chunk in stream_fasta(path):
+            if chunk.record != last:
+                self.end_record()
+                self.n_records += 1
+                last = chunk.record
+            self.add_codes(chunk.codes)
+            if progress is not None:
+                progress(chunk.codes.size)
+        self.end_record()
+
+    def finish(self) -> NgramCounts:
+        self.end_record()
+        counts: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * (self.max_n + 1)
+        counts[self.max_n] = self._counts.copy()
+        for n in range(self.max_n - 1, 0, -1):
+            ends = self._ends[self._offsets[n]: self._offsets[n] + 4 ** n]
+            counts[n] = counts[n + 1].reshape(-1, 4).sum(axis=1) + ends
+        return NgramCounts(self.max_n, counts, self.n_records, self.n_bases, self.n_invalid,
+                           list(self.sources))
+
+
+Source = str | os.PathLike | Record | Iterable
+
+
+def count_ngrams(source, max_n: int = 10, progress: bool = False) -> NgramCounts:
+    """Count every n-gram n = 1..max_n in FASTA file(s) and/or sequences.
+
+    ``source``: a path, a sequence string, a :class:`Record`, or an iterable
+    mixing them (paths are streamed; strings and Records are whole records).
+    """
+    counter = NgramCounter(max_n)
+    items = [source] if isinstance(source, (str, os.PathLike, Record)) else list(source)
+    if not items:
+        raise GeneMaskInputError("no input to count.", fix="give a FASTA file or a list of sequences.")
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        paths = [p for p in items if isinstance(p, (os.PathLike, str)) and _looks_like_path(p)]
+        # plain files: bytes ~ bases; a gzip's size says nothing about its bases
+        total = None if any(str(p).endswith(".gz") for p in paths) else \
+            sum(os.path.getsize(p) for p in paths if Path(p).is_file())
+        bar = tqdm(total=total or None, unit="B", unit_scale=True, desc="counting n-grams",
+                   file=None, leave=False)
+    for item in items:
+        if isinstance(item, Record):
+            counter.add_sequence(item.sequence)
+        elif isinstance(item, os.PathLike) or (isinstance(item, str) and _looks_like_path(item)):
+            counter.add_fasta(item, progress=bar.update if bar is not None else None)
+        elif isinstance(item, str):
+            counter.add_sequence(item)
+        else:
+            raise GeneMaskInputError(f"cannot count {type(item).__name__} items.",
+                                     fix="give paths, sequence strings or Records.")
+    if bar is not None:
+        bar.close()
+    result = counter.finish()
+    if result.n_bases == 0:
+        raise GeneMaskInputError("the input holds no A/C/G/T bases.",
+                                 source=", ".join(result.sources) or None,
+                                 fix="check that the sequences are DNA.")
+    return result
+
+
+def _looks_like_path(item: str) -> bool:
+    if os.sep in item or "." in item:
+        return True
+    return Path(item).exists()

@@ -1,0 +1,169 @@
+"""Pretraining segments cut from a genome, streaming (spec section 4).
+
+As in the GeneMask/DNABERT pretraining data: each record is read from a
+random offset in ``[0, max_offset)``; then consecutive segments are cut,
+each of length ``max_len`` (511 nt) with probability ``p_full`` (0.5), else
+uniform in ``[min_len, max_len]`` (6..511 nt).
+
+N runs are removed: a segment never contains a non-ACGT base. Where a run of
+ACGT ends (at an N, at a record end) before the drawn length is reached, the
+piece cut so far is emitted if it holds at least ``min_len`` nt, else
+dropped, and cutting starts afresh after the gap (our reading of "N runs
+removed"; it keeps every segment a real contiguous stretch of the genome).
+Soft-masked (lower-case) bases are upper-cased. Records stream in blocks,
+so a whole chromosome is never held.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import GeneMaskInputError
+from .fasta import INVALID, Record, codes_to_str, str_to_codes, stream_fasta
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """Length rule of pretraining segments (defaults: the paper's)."""
+
+    max_len: int = 511
+    min_len: int = 6
+    p_full: float = 0.5
+    max_offset: int = 1000
+
+    def __post_init__(self):
+        if not 1 <= self.min_len <= self.max_len:
+            raise GeneMaskInputError(
+                f"segment lengths need 1 <= min_len <= max_len, got {self.min_len}, {self.max_len}.",
+                fix="use min_len=6, max_len=511 (the paper's).")
+        if not 0.0 <= self.p_full <= 1.0:
+            raise GeneMaskInputError(f"p_full must be a probability, got {self.p_full}.")
+
+
+def _record_code_stream(source) -> Iterator[tuple[int, np.ndarray]]:
+    """(record index, codes) pieces from paths, Records or strings, in order."""
+    items = [source] if isinstance(source, (str, os.PathLike, Record)) else list(source)
+    base = 0
+    for item in items:
+        if isinstance(item, Record):
+            yield base, str_to_codes(item.sequence)
+            base += 1
+        elif isinstance(item, os.PathLike) or (isinstance(item, str) and not _is_dna(item)):
+            last = -1
+            for chunk in stream_fasta(item):
+                last = chunk.record
+                yield base + chunk.record, chunk.codes
+            base += last + 1
+        elif isinstance(item, str):
+            yield base, str_to_codes(item)
+            base += 1
+        else:
+            raise GeneMaskInputError(f"cannot cut segments from {type(item).__name__}.",
+                                     fix="give FASTA paths, Records or sequence strings.")
+
+
+def _is_dna(text: str) -> bool:
+    return bool(text) and set(text.upper()) <= set("ACGTN")
+
+
+def iter_segments(source, seed: int = 0, spec: SegmentSpec | None = None,
+                  limit: int | None = None) -> Iterator[str]:
+    """Yield pretraining segments (upper-case ACGT strings) from ``source``.
+
+    ``source``: a FASTA path (streamed), a :class:`Record`, a sequence string,
+    or an iterable of them. ``limit`` stops after that many segments. The same
+    seed and source give the same segments.
+    """
+    spec = spec or SegmentSpec()
+    rng = np.random.default_rng(seed)
+
+    def draw() -> int:
+        if rng.random() < spec.p_full:
+            return spec.max_len
+        return int(rng.integers(spec.min_len, spec.max_len + 1))
+
+    emitted = 0
+    record = -1
+    skip = 0
+    pending: list[np.ndarray] = []  # current ACGT run, not yet cut
+    pending_len = 0
+    target = draw()
+
+    def flush_run():
+        nonlocal pending, pending_len
+        out = None
+        if pending_len >= spec.min_len:
+            out = codes_to_str(np.concatenate(pending))
+        pending, pending_len = [], 0
+        return out
+
+    for rec, codes in _record_code_stream(source):
+        if rec != record:  # a new record: close the open run, draw a new offset
+            tail = flush_run()
+            if tail is not None:
+                yield tail
+                emitted += 1
+                if limit is not None and emitted >= limit:
+                    return
+                target = draw()
+            record = rec
+            skip = int(rng.integers(0, spec.max_offset)) if spec.max_offset > 0 else 0
+        if skip:
+            take = min(skip, codes.size)
+            codes, skip = codes[take:], skip - take
+        if codes.size == 0:
+            continue
+        # split the chunk into ACGT runs (vectorised run boundaries)
+        bad = codes >= INVALID
+        edges = np.flatnonzero(np.diff(np.concatenate(([True], bad, [True])).astype(np.int8)))
+        # edges come in pairs (start, end) of runs of valid codes, plus gaps between them
+        starts, ends = edges[0::2], edges[1::2]
+        cursor = 0
+        for s, e in zip(starts, ends):
+            if s > cursor:  # an N gap before this run
+                tail = flush_run()
+                if tail is not None:
+                    yield tail
+                    emitted += 1
+                    if limit is not None and emitted >= limit:
+                        return
+                    target = draw()
+            run = codes[s:e]
+            while run.size:
+                need = target - pending_len
+                piece, run = run[:need], run[need:]
+                pending.append(piece)
+                pending_len += piece.size
+                if pending_len == target:
+                    yield codes_to_str(np.concatenate(pending))
+                    pending, pending_len = [], 0
+                    emitted += 1
+                    if limit is not None and emitted >= limit:
+                        return
+                    target = draw()
+            cursor = e
+        if cursor < codes.size:  # the chunk ends inside an N gap
+            tail = flush_run()
+            if tail is not None:
+                yield tail
+                emitted += 1
+                if limit is not None and emitted >= limit:
+                    return
+                target = draw()
+    tail = flush_run()
+    if tail is not None and (limit is None or emitted < limit):
+        yield tail
+
+
+def take_segments(source, n: int, seed: int = 0, spec: SegmentSpec | None = None) -> list[str]:
+    """The first ``n`` segments of :func:`iter_segments` as a list."""
+    out = list(iter_segments(source, seed=seed, spec=spec, limit=n))
+    if not out:
+        raise GeneMaskInputError("no segment could be cut: the input has no ACGT stretch of "
+                                 f"at least {(spec or SegmentSpec()).min_len} nt.",
+                                 fix="give a longer genome or lower min_len.")
+    return out
