@@ -88,9 +88,11 @@ def kmer_ids_from_codes(codes: np.ndarray, k: int = 6) -> np.ndarray:
 
 
 def ids_to_sequence(ids, k: int = 6) -> str:
-    """Token ids of one sequence (specials ignored) -> nucleotides ([UNK] bases -> 'N').
+    """Token ids of one sequence (specials ignored) -> nucleotides.
 
-    First base of each k-mer plus the whole last k-mer, as for k-mer text.
+    Each base is read from any known k-mer covering it (the first base of each
+    k-mer plus the whole last one when none is [UNK]); a base that only
+    [UNK] tokens cover comes back as 'N'.
     """
     ids = np.asarray(ids, dtype=np.int64)
     ids = ids[(ids >= N_SPECIAL) | (ids == UNK_ID)]
@@ -98,8 +100,11 @@ def ids_to_sequence(ids, k: int = 6) -> str:
         return ""
     shifts = 2 * np.arange(k - 1, -1, -1)
     digits = ((ids[:, None] - N_SPECIAL) >> shifts) & 3  # (tokens, k)
-    digits = np.where(ids[:, None] == UNK_ID, INVALID, digits).astype(np.uint8)
-    codes = np.concatenate([digits[:-1, 0], digits[-1]])
+    known = ids >= N_SPECIAL
+    codes = np.full(ids.size + k - 1, INVALID, dtype=np.uint8)
+    for i in range(k - 1, -1, -1):  # k vectorised passes over token offsets
+        pos = np.flatnonzero(known) + i
+        codes[pos] = digits[known, i]
     return LETTERS[codes].tobytes().decode("ascii")
 
 

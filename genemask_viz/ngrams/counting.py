@@ -30,7 +30,8 @@ import numpy as np
 from numba import njit
 
 from ..errors import GeneMaskInputError
-from ..sequences.fasta import ALPHABET, INVALID, Record, str_to_codes, stream_fasta
+from ..sequences.fasta import (ALPHABET, INVALID, Record, looks_like_sequence, str_to_codes,
+                               stream_fasta)
 
 MAX_N_LIMIT = 12  # dense counters: 4^12 * 8 B = 134 MB
 
@@ -187,7 +188,8 @@ def count_ngrams(source, max_n: int = 10, progress: bool = False) -> NgramCounts
     """Count every n-gram n = 1..max_n in FASTA file(s) and/or sequences.
 
     ``source``: a path, a sequence string, a :class:`Record`, or an iterable
-    mixing them (paths are streamed; strings and Records are whole records).
+    mixing them (paths are streamed; Records and strings made only of
+    nucleotide letters are whole records; any other string is a path).
     """
     counter = NgramCounter(max_n)
     items = [source] if isinstance(source, (str, os.PathLike, Record)) else list(source)
@@ -196,7 +198,7 @@ def count_ngrams(source, max_n: int = 10, progress: bool = False) -> NgramCounts
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        paths = [p for p in items if isinstance(p, (os.PathLike, str)) and _looks_like_path(p)]
+        paths = [p for p in items if isinstance(p, (os.PathLike, str)) and not looks_like_sequence(p)]
         # plain files: bytes ~ bases; a gzip's size says nothing about its bases
         total = None if any(str(p).endswith(".gz") for p in paths) else \
             sum(os.path.getsize(p) for p in paths if Path(p).is_file())
@@ -205,7 +207,7 @@ def count_ngrams(source, max_n: int = 10, progress: bool = False) -> NgramCounts
     for item in items:
         if isinstance(item, Record):
             counter.add_sequence(item.sequence)
-        elif isinstance(item, os.PathLike) or (isinstance(item, str) and _looks_like_path(item)):
+        elif isinstance(item, os.PathLike) or (isinstance(item, str) and not looks_like_sequence(item)):
             counter.add_fasta(item, progress=bar.update if bar is not None else None)
         elif isinstance(item, str):
             counter.add_sequence(item)
@@ -220,9 +222,3 @@ def count_ngrams(source, max_n: int = 10, progress: bool = False) -> NgramCounts
                                  source=", ".join(result.sources) or None,
                                  fix="check that the sequences are DNA.")
     return result
-
-
-def _looks_like_path(item: str) -> bool:
-    if os.sep in item or "." in item:
-        return True
-    return Path(item).exists()

@@ -197,6 +197,14 @@ class Record:
         return len(self.sequence)
 
 
+_SEQUENCE_LETTERS = frozenset("ACGTNRYKMSWBDHVUacgtnrykmswbdhvu")
+
+
+def looks_like_sequence(text: str) -> bool:
+    """True for a string of nucleotide letters (a sequence given inline, not a path); '' too."""
+    return not (set(text) - _SEQUENCE_LETTERS)
+
+
 def codes_to_str(codes: np.ndarray) -> str:
     """Codes 0..4 -> upper-case string (4 -> 'N')."""
     return LETTERS[np.asarray(codes, dtype=np.uint8)].tobytes().decode("ascii")

@@ -23,7 +23,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import GeneMaskInputError
-from .fasta import INVALID, Record, codes_to_str, str_to_codes, stream_fasta
+from .fasta import INVALID, Record, codes_to_str, looks_like_sequence, str_to_codes, stream_fasta
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _record_code_stream(source) -> Iterator[tuple[int, np.ndarray]]:
         if isinstance(item, Record):
             yield base, str_to_codes(item.sequence)
             base += 1
-        elif isinstance(item, os.PathLike) or (isinstance(item, str) and not _is_dna(item)):
+        elif isinstance(item, os.PathLike) or (isinstance(item, str) and not looks_like_sequence(item)):
             last = -1
             for chunk in stream_fasta(item):
                 last = chunk.record
@@ -64,10 +64,6 @@ def _record_code_stream(source) -> Iterator[tuple[int, np.ndarray]]:
         else:
             raise GeneMaskInputError(f"cannot cut segments from {type(item).__name__}.",
                                      fix="give FASTA paths, Records or sequence strings.")
-
-
-def _is_dna(text: str) -> bool:
-    return bool(text) and set(text.upper()) <= set("ACGTN")
 
 
 def iter_segments(source, seed: int = 0, spec: SegmentSpec | None = None,

@@ -1,0 +1,192 @@
+"""Reading FASTA / tables / lists, clear errors on bad input, segments, the demo genome."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genemask_viz.errors import GeneMaskInputError
+from genemask_viz.sequences import (SegmentSpec, demo_genome, iter_segments, kmers_to_seq,
+                                    read_fasta, read_labelled, read_sequences, seq_to_kmers,
+                                    take_segments, write_fasta)
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "genemask"
+FEWSHOT = SHARED / "fewshot"
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_fasta_multi_record_lower_case_n_runs_crlf(tmp_path):
+    fa = write(tmp_path / "x.fa", ">chr1 first\r\nacgtNNNNac\r\nGT\r\n\r\n>chr2\nRYAC\n>empty\n")
+    recs = read_fasta(fa)
+    assert [r.name for r in recs] == ["chr1", "chr2", "empty"]
+    assert recs[0].sequence == "ACGTNNNNACGT"
+    assert recs[1].sequence == "NNAC"  # IUPAC codes read as N
+    assert recs[2].sequence == ""
+
+
+def test_fasta_gz_equals_plain(tmp_path):
+    text = ">a\nACGT\nAC\n>b\nGGGG\n"
+    plain = write(tmp_path / "a.fa", text)
+    gz = tmp_path / "a.fa.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write(text)
+    assert read_fasta(plain) == read_fasta(gz)
+
+
+def test_write_fasta_roundtrip(tmp_path):
+    recs = [("r1", "ACGT" * 40), ("r2", "NNAC")]
+    path = write_fasta(recs, tmp_path / "o.fa", width=7)
+    back = read_fasta(path)
+    assert [(r.name, r.sequence) for r in back] == recs
+
+
+@pytest.mark.parametrize("content, message, line", [
+    ("", "is empty", None),
+    ("\n\n  \n", "is empty", None),
+    (b"\x00\x01\x02binary", "binary data", 1),
+    ("ACGT\nACGT\n", "first line is 'ACGT'", 1),
+    (">a\nACGT\nAC1T\n", "unexpected character '1'", 3),
+    (">a\nAC GT\n>b\nAC;GT\n", "unexpected character ';'", 4),
+])
+def test_bad_fasta_names_file_line_and_fix(tmp_path, content, message, line):
+    path = write(tmp_path / "bad.fa", content)
+    with pytest.raises(GeneMaskInputError, match=message) as err:
+        read_fasta(path)
+    assert str(path) in str(err.value) and "Fix:" in str(err.value)
+    assert err.value.line == line
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(GeneMaskInputError, match="file not found"):
+        read_fasta(tmp_path / "nope.fa")
+    with pytest.raises(GeneMaskInputError, match="is a folder"):
+        read_fasta(tmp_path)
+
+
+def test_kmer_text_roundtrip_and_checks():
+    assert seq_to_kmers("ACGTACG", 6) == "ACGTAC CGTACG"
+    assert kmers_to_seq("ACGTAC CGTACG") == "ACGTACG"
+    seq = "ACGTTGCAAGT"
+    for k in range(3, 7):
+        assert kmers_to_seq(seq_to_kmers(seq, k)) == seq
+    with pytest.raises(GeneMaskInputError, match="do not overlap"):
+        kmers_to_seq("ACGTAC GGGGGG")
+    with pytest.raises(GeneMaskInputError, match="shorter than k=6"):
+        seq_to_kmers("ACG", 6)
+    with pytest.raises(GeneMaskInputError, match="k must be"):
+        seq_to_kmers("ACGTACGT", 7)
+
+
+def test_tables_quoted_kmers_unquoted_csv(tmp_path):
+    tsv = write(tmp_path / "train.tsv",
+                '"sequence"\t"label"\n"ACGTAC CGTACG GTACGG"\t1\n"AAAAAA AAAAAT"\t0\n')
+    df = read_labelled(tsv)
+    assert df["sequence"].tolist() == ["ACGTACGG", "AAAAAAT"]
+    assert df["label"].tolist() == [1, 0] and df["line"].tolist() == [2, 3]
+    csv = write(tmp_path / "gue.csv", "sequence,label\nacgtacgt,2\nTTTTGGGG,0\n")
+    assert read_labelled(csv)["sequence"].tolist() == ["ACGTACGT", "TTTTGGGG"]
+    swapped = write(tmp_path / "swap.tsv", "label\tsequence\n1\tACGTACGT\n")
+    assert read_labelled(swapped)["label"].tolist() == [1]
+    headless = write(tmp_path / "nohead.tsv", "ACGTACGT\t1\nCCCCCCCC\t0\n")
+    assert len(read_labelled(headless)) == 2
+
+
+@pytest.mark.parametrize("content, message, line", [
+    ("sequence\tlabel\nACGTACGT\tpositive\n", "label 'positive' is not an integer", 2),
+    ("sequence\tlabel\nACGTACGT\n", "row has 1 column", 2),
+    ("sequence\tlabel\nACGTXXGT\t1\n", "not a nucleotide letter", 2),
+    ("sequence\tlabel\n", "has a header but no rows", None),
+    ("seq\tfoo\nACGT\t1\n", "lacks a label column", 1),
+])
+def test_bad_tables(tmp_path, content, message, line):
+    path = write(tmp_path / "bad.tsv", content)
+    with pytest.raises(GeneMaskInputError, match=message) as err:
+        read_labelled(path)
+    assert err.value.line == line and str(path) in str(err.value)
+
+
+def test_read_sequences_formats(tmp_path):
+    assert read_sequences(write(tmp_path / "a.fa", ">x\nACGT\n")) == ["ACGT"]
+    assert read_sequences(write(tmp_path / "l.txt", "ACGTT\n\nacgga\n")) == ["ACGTT", "ACGGA"]
+    assert read_sequences(write(tmp_path / "t.tsv", "sequence\tlabel\nACGTAC\t1\n")) == ["ACGTAC"]
+
+
+@pytest.mark.skipif(not FEWSHOT.exists(), reason=f"shared data absent: {FEWSHOT}")
+@pytest.mark.parametrize("rel, rows, length", [
+    ("Prom-core/10/train.tsv", 20, 70), ("Prom-core/test.tsv", 5920, 70),
+    ("Splice-40/10/train_splice40_10.tsv", 300, 40), ("Cohn-enh/10/train.tsv", 20, 500),
+])
+def test_benchmark_files_load(rel, rows, length):
+    df = read_labelled(FEWSHOT / rel)
+    assert len(df) == rows
+    assert (df["sequence"].str.len() == length).all()
+    assert set(df["label"]) <= {0, 1, 2}
+
+
+# --- segments ------------------------------------------------------------------------
+def test_segments_lengths_and_no_n():
+    rng = np.random.default_rng(0)
+    genome = "".join(rng.choice(list("ACGT"), 20000)) + "N" * 50 + "ACGT" * 500
+    segs = take_segments([genome], 200, seed=3)
+    lengths = np.array([len(s) for s in segs])
+    assert all(set(s) <= set("ACGT") for s in segs)
+    assert lengths.max() <= 511 and lengths.min() >= 6
+    full = (lengths == 511).mean()
+    assert 0.35 < full < 0.7  # p_full = 0.5 (some runs end early)
+    # every segment is a real substring of the genome
+    assert all(s in genome for s in segs[:20])
+    # deterministic for a seed, different across seeds
+    assert take_segments([genome], 50, seed=3) == segs[:50]
+    assert take_segments([genome], 50, seed=4) != segs[:50]
+
+
+def test_segments_stream_from_fasta_in_blocks(tmp_path):
+    rng = np.random.default_rng(1)
+    recs = [("a", "".join(rng.choice(list("ACGT"), 5000))), ("b", "ACGT" * 2000)]
+    path = write_fasta(recs, tmp_path / "g.fa")
+    from_file = list(iter_segments(path, seed=0))
+    from_memory = list(iter_segments([r for _, r in recs], seed=0))
+    assert from_file == from_memory
+    # offsets skip at most max_offset bases of each record: coverage is nearly complete
+    assert sum(map(len, from_file)) > 13000 - 2 * 1000 - 2 * 511
+
+
+def test_segment_spec_validation():
+    with pytest.raises(GeneMaskInputError, match="min_len"):
+        SegmentSpec(min_len=10, max_len=5)
+    with pytest.raises(GeneMaskInputError, match="no segment"):
+        take_segments(["ACG"], 5, spec=SegmentSpec(max_offset=0))
+
+
+# --- demo genome ---------------------------------------------------------------------
+def test_demo_genome_is_deterministic_and_has_ground_truth():
+    small = dict(n_records=2, record_length=60_000, sites_per_motif=40, repeats_per_record=10)
+    g1, g2 = demo_genome(seed=5, **small), demo_genome(seed=5, **small)
+    assert [r.sequence for r in g1.records] == [r.sequence for r in g2.records]
+    assert demo_genome(seed=6, **small).records[0].sequence != g1.records[0].sequence
+    assert g1.total_length == 120_000 and len(g1.motifs) == 5 * 40
+    seqs = {r.name: r.sequence.upper() for r in g1.records}
+    # each planted site is where the ground truth says
+    for row in g1.motifs.itertuples():
+        assert seqs[row.record][row.start:row.end] == row.site
+    # soft-masked repeats are lower case in the records
+    rep = g1.repeats.iloc[0]
+    rec = next(r for r in g1.records if r.name == rep.record)
+    assert rec.sequence[rep.start:rep.end].islower()
+
+
+def test_demo_genome_background_statistics():
+    g = demo_genome(seed=0, n_records=1, record_length=400_000, sites_per_motif=20,
+                    repeats_per_record=0)
+    s = g.records[0].sequence.upper()
+    at = (s.count("A") + s.count("T")) / len(s)
+    assert 0.55 < at < 0.62  # AT-rich like the human genome
+    c, gg, cg = s.count("C") / len(s), s.count("G") / len(s), s.count("CG") / len(s)
+    assert cg / (c * gg) < 0.35  # CpG depleted
