@@ -165,6 +165,25 @@ def test_streaming_fasta_matches_in_memory(tmp_path):
     via_path = count_ngrams(fasta, max_n=6)
     np.testing.assert_array_equal(via_path.counts[6], direct.counts[6])
     assert via_path.n_records == 5
+    # the fused parse-and-count kernel, with blocks that cut lines, headers and runs
+    for block in (1, 13, 64):
+        fused = NgramCounter(max_n=6)
+        fused.add_fasta(fasta, block_bytes=block)
+        got = fused.finish()
+        for n in range(1, 7):
+            np.testing.assert_array_equal(got.counts[n], direct.counts[n])
+        assert got.n_records == 5
+
+
+def test_counting_fasta_reports_bad_line(tmp_path):
+    path = tmp_path / "bad.fa"
+    path.write_text(">a\nACGT\nACGT\n>b\nAC#T\n")
+    with pytest.raises(GeneMaskInputError, match="unexpected character '#'") as err:
+        count_ngrams(path, max_n=3)
+    assert err.value.line == 5
+    (tmp_path / "plain.txt").write_text("ACGT\n")
+    with pytest.raises(GeneMaskInputError, match="is not FASTA"):
+        count_ngrams(tmp_path / "plain.txt", max_n=3)
 
 
 def test_gzip_input(tmp_path):

@@ -30,8 +30,8 @@ import numpy as np
 from numba import njit
 
 from ..errors import GeneMaskInputError
-from ..sequences.fasta import (ALPHABET, INVALID, Record, looks_like_sequence, str_to_codes,
-                               stream_fasta)
+from ..sequences.fasta import (ALPHABET, CODE_TABLE, INVALID, Record, looks_like_sequence,
+                               open_binary, sniff_first_line, str_to_codes)
 
 MAX_N_LIMIT = 12  # dense counters: 4^12 * 8 B = 134 MB
 
@@ -64,6 +64,60 @@ def _count_kernel(codes, n_max, counts, ends, offsets, state):
                 counts[code] += 1
     state[0] = code
     state[1] = run
+
+
+@njit(cache=True, nogil=True)
+def _count_fasta_kernel(buf, table, n_max, counts, ends, offsets, state):
+    """FASTA bytes straight to n_max-gram counts, in one pass (parse + count fused).
+
+    state = [rolling code, run length, mode, records, bases, invalid] carried
+    across blocks; mode 0 = at a line start, 1 = in a sequence line, 2 = in a
+    header line. Returns the index of the first byte that may not appear in a
+    sequence line, or -1.
+    """
+    mask = (1 << (2 * n_max)) - 1
+    code, run, mode = state[0], state[1], state[2]
+    records, bases, invalid = state[3], state[4], state[5]
+    bad = -1
+    for i in range(buf.size):
+        b = buf[i]
+        if mode == 2:
+            if b == 10:
+                mode = 0
+            continue
+        if b == 10:
+            mode = 0
+            continue
+        if b == 62 and mode == 0:  # '>' at a line start: a new record
+            if run > 0:
+                _flush_run(code, run, n_max, ends, offsets)
+            code = 0
+            run = 0
+            mode = 2
+            records += 1
+            continue
+        mode = 1
+        c = table[b]
+        if c < 4:
+            code = ((code << 2) | c) & mask
+            run += 1
+            bases += 1
+            if run >= n_max:
+                counts[code] += 1
+        elif c == 4:
+            if run > 0:
+                _flush_run(code, run, n_max, ends, offsets)
+            code = 0
+            run = 0
+            invalid += 1
+        elif c == 5:
+            continue
+        else:
+            bad = i
+            break
+    state[0], state[1], state[2] = code, run, mode
+    state[3], state[4], state[5] = records, bases, invalid
+    return bad
 
 
 @dataclass
@@ -156,19 +210,51 @@ class NgramCounter:
         self.add_codes(str_to_codes(seq))
         self.end_record()
 
-    def add_fasta(self, path, progress=None) -> None:
-        """Stream a FASTA/FASTA.gz file; ``progress(n_bytes)`` is called per chunk."""
+    def add_fasta(self, path, progress=None, block_bytes: int = 16 << 20) -> None:
+        """Stream a FASTA/FASTA.gz file; ``progress(n_bytes)`` is called per block.
+
+        Parsing and counting are one compiled pass over the raw bytes; the
+        checks of :func:`~genemask_viz.sequences.fasta.stream_fasta` apply
+        (empty, binary, not FASTA, bad character with its line number).
+        """
+        lineno, first = sniff_first_line(path)
+        if not first.startswith(">"):
+            raise GeneMaskInputError(
+                f"is not FASTA: the first line is {first[:40]!r}, expected a header starting with '>'.",
+                source=path, line=lineno, fix="add a '>name' line before each sequence.")
         self.sources.append(str(path))
-        last = -1
-        for chunk in stream_fasta(path):
-            if chunk.record != last:
-                self.end_record()
-                self.n_records += 1
-                last = chunk.record
-            self.add_codes(chunk.codes)
-            if progress is not None:
-                progress(chunk.codes.size)
         self.end_record()
+        state = np.zeros(6, dtype=np.int64)
+        lines = 0
+        with open_binary(path) as fh:
+            while True:
+                data = fh.read(block_bytes)
+                if not data:
+                    break
+                if b"\x00" in data:
+                    raise GeneMaskInputError(
+                        "contains binary data (NUL bytes).", source=path,
+                        line=lines + data[: data.index(b"\x00")].count(b"\n") + 1,
+                        fix="give a plain-text or gzip-compressed FASTA.")
+                buf = np.frombuffer(data, dtype=np.uint8)
+                bad = _count_fasta_kernel(buf, CODE_TABLE, self.max_n, self._counts, self._ends,
+                                          self._offsets, state)
+                if bad >= 0:
+                    raise GeneMaskInputError(
+                        f"unexpected character {chr(data[bad])!r} in a sequence line.", source=path,
+                        line=lines + data[:bad].count(b"\n") + 1,
+                        fix="sequence lines may hold only nucleotide letters (ACGT, N and IUPAC codes).")
+                lines += data.count(b"\n")
+                if progress is not None:
+                    progress(len(data))
+        if state[1] > 0:
+            _flush_run(state[0], state[1], self.max_n, self._ends, self._offsets)
+        if state[3] == 0:
+            raise GeneMaskInputError("has no FASTA record.", source=path,
+                                     fix="add a '>name' header line followed by sequence lines.")
+        self.n_records += int(state[3])
+        self.n_bases += int(state[4])
+        self.n_invalid += int(state[5])
 
     def finish(self) -> NgramCounts:
         self.end_record()
