@@ -166,13 +166,13 @@ def test_streaming_fasta_matches_in_memory(tmp_path):
     np.testing.assert_array_equal(via_path.counts[6], direct.counts[6])
     assert via_path.n_records == 5
     # the fused parse-and-count kernel, with blocks that cut lines, headers and runs
-    for block in (1, 13, 64):
+    for block, threads in [(1, 1), (13, 1), (1, 2), (5, 3), (13, 2), (64, 2), (100, 4)]:
         fused = NgramCounter(max_n=6)
-        fused.add_fasta(fasta, block_bytes=block)
+        fused.add_fasta(fasta, block_bytes=block, threads=threads)
         got = fused.finish()
         for n in range(1, 7):
-            np.testing.assert_array_equal(got.counts[n], direct.counts[n])
-        assert got.n_records == 5
+            np.testing.assert_array_equal(got.counts[n], direct.counts[n], err_msg=f"{block}, {threads}")
+        assert got.n_records == 5 and got.n_bases == direct.n_bases
 
 
 def test_counting_fasta_reports_bad_line(tmp_path):
@@ -241,3 +241,26 @@ def test_import_release_ranking():
     # rank within n = the release's relative rank
     assert (merged["rank"].astype(int) == merged["norm_pmi_rank_rel"]).all()
     assert list(table.sort_values("rank")["ngram"][:3]) == ["CCTCCC", "GGGAGG", "GTGTGT"]
+
+
+@pytest.mark.parametrize("width, eol, seed", [(1, "\n", 0), (61, "\r\n", 1), (5000, "\n", 2)])
+def test_parallel_blocks_equal_sequential(tmp_path, width, eol, seed):
+    """Threads start blocks from the previous block's tail: any cut gives the sequential counts."""
+    from genemask_viz.ngrams import NgramCounter
+    rng = random.Random(seed)
+    records = random_records(rng, 6, 2000, p_n=0.02)
+    fasta = tmp_path / "g.fa"
+    with open(fasta, "w", newline="") as fh:
+        for i, r in enumerate(records):
+            fh.write(f">record_{i} a long description line {'x' * rng.randint(0, 90)}{eol}")
+            for j in range(0, len(r), width):
+                fh.write(r[j:j + width] + eol)
+            if rng.random() < 0.5:
+                fh.write(eol)  # blank lines between records
+    direct = count_ngrams(records, max_n=8)
+    for block in rng.sample(range(2, 400), 6):
+        counter = NgramCounter(max_n=8)
+        counter.add_fasta(fasta, block_bytes=block, threads=2)
+        got = counter.finish()
+        for n in (1, 5, 8):
+            np.testing.assert_array_equal(got.counts[n], direct.counts[n], err_msg=str(block))

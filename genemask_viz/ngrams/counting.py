@@ -22,6 +22,7 @@ whatever the genome size.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -34,6 +35,7 @@ from ..sequences.fasta import (ALPHABET, CODE_TABLE, INVALID, Record, looks_like
                                open_binary, sniff_first_line, str_to_codes)
 
 MAX_N_LIMIT = 12  # dense counters: 4^12 * 8 B = 134 MB
+MAX_THREADS = 4
 
 
 @njit(cache=True, nogil=True)
@@ -118,6 +120,70 @@ def _count_fasta_kernel(buf, table, n_max, counts, ends, offsets, state):
     state[0], state[1], state[2] = code, run, mode
     state[3], state[4], state[5] = records, bases, invalid
     return bad
+
+
+@njit(cache=True, nogil=True)
+def _tail_state(buf, table, n_max):
+    """The state a sequential scan has after ``buf``, from its tail alone.
+
+    Returns [code, run, mode, ok]: the rolling code and length of the current
+    ACGT run over its last <= n_max-1 bases (all the next block needs), and the
+    line mode. ok = 0 when the tail does not decide it (no line start inside
+    the scanned part), so the caller falls back to sequential order.
+    """
+    out = np.zeros(4, dtype=np.int64)
+    n = buf.size
+    if n == 0:
+        return out
+    last_nl = -1
+    for i in range(n - 1, -1, -1):
+        if buf[i] == 10:
+            last_nl = i
+            break
+    if last_nl == n - 1:
+        mode = 0
+    elif last_nl >= 0:
+        mode = 2 if buf[last_nl + 1] == 62 else 1
+    else:
+        return out  # one unfinished line: undecided
+    out[2] = mode
+    if mode == 2:
+        out[3] = 1
+        return out
+    need = n_max - 1
+    got = 0
+    code = 0
+    end = n - 1 if buf[n - 1] == 10 else n  # scan lines backward: content [start, end)
+    while got < need:
+        nl = end - 1
+        while nl >= 0 and buf[nl] != 10:
+            nl -= 1
+        if nl < 0:
+            return out  # reached the block start: the line may begin earlier
+        start = nl + 1
+        if start < end and buf[start] == 62:
+            break  # a header line: the run began after it
+        stop = False
+        for i in range(end - 1, start - 1, -1):
+            c = table[buf[i]]
+            if c < 4:
+                code |= c << (2 * got)
+                got += 1
+                if got == need:
+                    stop = True
+                    break
+            elif c == 5:
+                continue
+            else:
+                stop = True  # N or a bad byte ends the run (the kernel reports bad bytes)
+                break
+        if stop:
+            break
+        end = nl
+    out[0] = code
+    out[1] = got
+    out[3] = 1
+    return out
 
 
 @dataclass
@@ -210,12 +276,16 @@ class NgramCounter:
         self.add_codes(str_to_codes(seq))
         self.end_record()
 
-    def add_fasta(self, path, progress=None, block_bytes: int = 16 << 20) -> None:
+    def add_fasta(self, path, progress=None, block_bytes: int = 8 << 20,
+                  threads: int | None = None) -> None:
         """Stream a FASTA/FASTA.gz file; ``progress(n_bytes)`` is called per block.
 
         Parsing and counting are one compiled pass over the raw bytes; the
         checks of :func:`~genemask_viz.sequences.fasta.stream_fasta` apply
         (empty, binary, not FASTA, bad character with its line number).
+        Blocks are counted by ``threads`` threads (default: the cores, at most
+        4); each starts from the state that the previous block's tail implies
+        (:func:`_tail_state`), so the result equals a sequential scan.
         """
         lineno, first = sniff_first_line(path)
         if not first.startswith(">"):
@@ -224,37 +294,71 @@ class NgramCounter:
                 source=path, line=lineno, fix="add a '>name' line before each sequence.")
         self.sources.append(str(path))
         self.end_record()
-        state = np.zeros(6, dtype=np.int64)
+        threads = max(1, min(threads or os.cpu_count() or 1, MAX_THREADS))
+        counts = [self._counts] + [np.zeros_like(self._counts) for _ in range(threads - 1)]
+        ends = [self._ends] + [np.zeros_like(self._ends) for _ in range(threads - 1)]
+        carry = np.zeros(6, dtype=np.int64)  # exact state after everything before the group
         lines = 0
-        with open_binary(path) as fh:
+        records = 0
+
+        def kernel(j, data, state):
+            buf = np.frombuffer(data, dtype=np.uint8)
+            bad = _count_fasta_kernel(buf, CODE_TABLE, self.max_n, counts[j], ends[j], self._offsets,
+                                      state)
+            return bad, state
+
+        with open_binary(path) as fh, ThreadPoolExecutor(threads) as pool:
             while True:
-                data = fh.read(block_bytes)
-                if not data:
+                group = [d for d in (fh.read(block_bytes) for _ in range(threads)) if d]
+                if not group:
                     break
-                if b"\x00" in data:
-                    raise GeneMaskInputError(
-                        "contains binary data (NUL bytes).", source=path,
-                        line=lines + data[: data.index(b"\x00")].count(b"\n") + 1,
-                        fix="give a plain-text or gzip-compressed FASTA.")
-                buf = np.frombuffer(data, dtype=np.uint8)
-                bad = _count_fasta_kernel(buf, CODE_TABLE, self.max_n, self._counts, self._ends,
-                                          self._offsets, state)
-                if bad >= 0:
-                    raise GeneMaskInputError(
-                        f"unexpected character {chr(data[bad])!r} in a sequence line.", source=path,
-                        line=lines + data[:bad].count(b"\n") + 1,
-                        fix="sequence lines may hold only nucleotide letters (ACGT, N and IUPAC codes).")
-                lines += data.count(b"\n")
-                if progress is not None:
-                    progress(len(data))
-        if state[1] > 0:
-            _flush_run(state[0], state[1], self.max_n, self._ends, self._offsets)
-        if state[3] == 0:
+                for j, data in enumerate(group):
+                    if b"\x00" in data:
+                        before = lines + sum(g.count(b"\n") for g in group[:j])
+                        raise GeneMaskInputError(
+                            "contains binary data (NUL bytes).", source=path,
+                            line=before + data[: data.index(b"\x00")].count(b"\n") + 1,
+                            fix="give a plain-text or gzip-compressed FASTA.")
+                # each block starts from the state its predecessor's tail implies
+                starts: list[np.ndarray | None] = [carry.copy()]
+                for j in range(1, len(group)):
+                    tail = _tail_state(np.frombuffer(group[j - 1], dtype=np.uint8), CODE_TABLE,
+                                       self.max_n)
+                    starts.append(np.array([tail[0], tail[1], tail[2], 0, 0, 0], dtype=np.int64)
+                                  if tail[3] else None)
+                futures = [pool.submit(kernel, j, d, st) if st is not None else None
+                           for j, (d, st) in enumerate(zip(group, starts))]
+                results = []
+                for j, data in enumerate(group):
+                    if futures[j] is None:  # undecided tail: continue sequentially
+                        prev = results[-1][1]
+                        st = np.array([prev[0], prev[1], prev[2], 0, 0, 0], dtype=np.int64)
+                        results.append(kernel(j, data, st))
+                    else:
+                        results.append(futures[j].result())
+                for j, (data, (bad, state)) in enumerate(zip(group, results)):
+                    if bad >= 0:
+                        raise GeneMaskInputError(
+                            f"unexpected character {chr(data[bad])!r} in a sequence line.",
+                            source=path, line=lines + data[:bad].count(b"\n") + 1,
+                            fix="sequence lines may hold only nucleotide letters (ACGT, N and IUPAC codes).")
+                    lines += data.count(b"\n")
+                    records += int(state[3])
+                    self.n_bases += int(state[4])
+                    self.n_invalid += int(state[5])
+                    if progress is not None:
+                        progress(len(data))
+                last = results[-1][1]
+                carry = np.array([last[0], last[1], last[2], 0, 0, 0], dtype=np.int64)
+        for j in range(1, threads):
+            self._counts += counts[j]
+            self._ends += ends[j]
+        if carry[1] > 0:
+            _flush_run(carry[0], carry[1], self.max_n, self._ends, self._offsets)
+        if records == 0:
             raise GeneMaskInputError("has no FASTA record.", source=path,
                                      fix="add a '>name' header line followed by sequence lines.")
-        self.n_records += int(state[3])
-        self.n_bases += int(state[4])
-        self.n_invalid += int(state[5])
+        self.n_records += records
 
     def finish(self) -> NgramCounts:
         self.end_record()
