@@ -14,7 +14,7 @@ import sys
 
 from ..errors import GeneMaskInputError
 
-SUBCOMMANDS = ["npmi", "demo"]
+SUBCOMMANDS = ["npmi", "demo", "motifs"]
 
 
 def build_parser() -> argparse.ArgumentParser:
