@@ -14,7 +14,7 @@ import sys
 
 from ..errors import GeneMaskInputError
 
-SUBCOMMANDS = ["npmi", "demo", "motifs"]
+SUBCOMMANDS = ["npmi", "demo", "mask", "motifs"]
 
 
 def build_parser() -> argparse.ArgumentParser:

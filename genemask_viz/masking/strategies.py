@@ -1,0 +1,286 @@
+"""Batched masking strategies (spec section 3): token ids in, a :class:`MaskResult` out.
+
+Common rules: only k-mer tokens are maskable (never ``[PAD] [UNK] [CLS] [SEP]
+[MASK]``, padding or anything in ``special_tokens_mask``); spans are clipped
+to the row's first..last maskable position and intersected with the maskable
+positions. A ``torch.Generator`` (or ``seed``) makes a batch reproducible; the
+random draws can also be injected (``centres=``) to compare against
+:mod:`genemask_viz.masking.reference` with identical draws.
+
+``random``  BERT: each maskable token i.i.d. with probability ``rate`` (0.15).
+``dnabert`` centres ~ Bernoulli(``centre_prob`` = 0.025) over maskable
+    positions; each centre c masks ``c+lo .. c+hi`` (DNABERT's offsets, k tokens:
+    c-2..c+3 for k=6). A lone span hides exactly one nucleotide.
+``genemask`` centres ~ Bernoulli(0.0176), each masks its DNABERT span. For
+    each centre the candidates are the maskable positions ``j`` in
+    ``[c, c+lo .. c+hi]`` (in that order, the release's), scored by the table's
+    score of the k-mer **at** j (``scores[input_ids[j]]``; unknown and ``[UNK]``
+    score -inf); ``j*`` = the first best. With m centres in a row, the top
+    ``n_top = ceil(top_fraction * m)`` centres by score(j*) (ties: leftmost
+    centre first) also mask ``j*-E .. j*+E``, E = ``extend_half_width`` = k-1,
+    a 2k-1 token span that hides exactly the k nucleotides of the k-mer at j*;
+    when ``n_top < extend_all_below`` (5) every centre is extended (the release).
+``genemask-released`` identical, except that candidate j is scored by
+    ``scores[j]``: the **position** read as a vocabulary id, as the public
+    release's ``kmer_id_to_pmi_rank(center)`` does. For replication only.
+
+``pmi-span`` lives in :mod:`genemask_viz.masking.pmi_span`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import GeneMaskInputError
+from ..tokens import MASK_ID, N_SPECIAL
+from .hidden import hidden_nucleotides, maskable_positions, row_bounds, window_any
+from .result import MaskResult, as_batch, dnabert_span_offsets, make_generator
+
+__all__ = ["STRATEGIES", "RANDOM_RATE", "DNABERT_CENTRE_PROB", "GENEMASK_CENTRE_PROB",
+           "GENEMASK_TOP_FRACTION", "GENEMASK_EXTEND_ALL_BELOW", "mask_random", "mask_dnabert",
+           "mask_genemask", "mask_genemask_released", "mask_batch", "apply_bert_rule"]
+
+STRATEGIES = ("random", "dnabert", "genemask", "genemask-released", "pmi-span")
+#: BERT's token masking rate
+RANDOM_RATE = 0.15
+#: DNABERT's centre probability (its ``mlm_probability``)
+DNABERT_CENTRE_PROB = 0.025
+#: GeneMask's centre probability (paper and release)
+GENEMASK_CENTRE_PROB = 0.0176
+#: fraction of a row's centres (best scores first) that get the extended span: ceil(m/2)
+GENEMASK_TOP_FRACTION = 0.5
+#: the release extends *all* centres when ceil(top_fraction * m) is below this
+GENEMASK_EXTEND_ALL_BELOW = 5
+
+
+def _draw(shape, prob: float, maskable: torch.Tensor, generator, centres) -> torch.Tensor:
+    if not 0.0 <= prob <= 1.0:
+        raise GeneMaskInputError(f"probability {prob} is outside [0, 1].", fix="use e.g. 0.025.")
+    if centres is not None:
+        centres = torch.as_tensor(centres).bool()
+        if centres.shape != maskable.shape:
+            raise GeneMaskInputError(f"centres has shape {tuple(centres.shape)}, the batch "
+                                     f"{tuple(maskable.shape)}.", fix="inject one bool per token.")
+        return centres & maskable
+    return (torch.rand(shape, generator=generator) < prob) & maskable
+
+
+def _spans(rows, first_pos, last_pos, first, last, kind: int):
+    """Clip (row, first_pos..last_pos) to the row's maskable bounds -> ([S,3], [S])."""
+    f = torch.maximum(first_pos, first[rows])
+    l = torch.minimum(last_pos, last[rows])
+    return torch.stack([rows, f, l], dim=1), torch.full_like(rows, kind)
+
+
+def _centre_spans(input_ids, attention_mask, special_tokens_mask, k, centre_prob, span_offsets,
+                  generator, centres):
+    ids, attention_mask, special_tokens_mask = as_batch(input_ids, attention_mask, k,
+                                                        special_tokens_mask)
+    maskable = maskable_positions(ids, attention_mask, special_tokens_mask)
+    centres = _draw(ids.shape, centre_prob, maskable, generator, centres)
+    lo, hi = dnabert_span_offsets(k) if span_offsets is None else span_offsets
+    if lo > 0 or hi < 0:
+        raise GeneMaskInputError(f"span_offsets={span_offsets} must contain 0 (the centre).",
+                                 fix="use (lo, hi) with lo <= 0 <= hi, e.g. (-2, 3).")
+    return ids, attention_mask, maskable, centres, (lo, hi)
+
+
+def _finish(strategy, k, ids, attention_mask, token_mask, maskable, centres, spans, kinds,
+            details, **extra) -> MaskResult:
+    hidden = valid = None
+    if details:
+        hidden, valid = hidden_nucleotides(ids, token_mask, k, attention_mask)
+    if spans:
+        order = torch.argsort(torch.cat([s[:, 0] for s in spans]), stable=True)
+        spans_t, kinds_t = torch.cat(spans)[order], torch.cat(kinds)[order]
+    else:
+        spans_t, kinds_t = torch.empty(0, 3, dtype=torch.long), torch.empty(0, dtype=torch.long)
+    return MaskResult(strategy=strategy, k=k, token_mask=token_mask, maskable=maskable,
+                      centres=centres, spans=spans_t, span_kind=kinds_t,
+                      centre_index=centres.nonzero(), hidden_nt=hidden, nt_valid=valid, **extra)
+
+
+def mask_random(input_ids, attention_mask=None, *, k: int = 6, rate: float = RANDOM_RATE,
+                generator: torch.Generator | None = None, seed: int | None = None,
+                special_tokens_mask=None, centres=None, details: bool = True) -> MaskResult:
+    """BERT masking: each maskable token independently with probability ``rate``.
+
+    ``centres`` (``[B, T]`` bool) injects the drawn tokens. Spans are the single tokens.
+    """
+    ids, attention_mask, maskable, drawn, _ = _centre_spans(
+        input_ids, attention_mask, special_tokens_mask, k, rate, (0, 0),
+        make_generator(generator, seed), centres)
+    spans, kinds = [], []
+    if details:
+        first, last = row_bounds(maskable)
+        idx = drawn.nonzero()
+        s, kd = _spans(idx[:, 0], idx[:, 1], idx[:, 1], first, last, 0)
+        spans, kinds = [s], [kd]
+    return _finish("random", k, ids, attention_mask, drawn.clone(), maskable, drawn, spans, kinds,
+                   details)
+
+
+def mask_dnabert(input_ids, attention_mask=None, *, k: int = 6,
+                 centre_prob: float = DNABERT_CENTRE_PROB,
+                 span_offsets: tuple[int, int] | None = None,
+                 generator: torch.Generator | None = None, seed: int | None = None,
+                 special_tokens_mask=None, centres=None, details: bool = True) -> MaskResult:
+    """DNABERT span masking: centres ~ Bernoulli(centre_prob), each masks ``c+lo .. c+hi``.
+
+    ``span_offsets=(lo, hi)`` defaults to DNABERT's for k (:func:`dnabert_span_offsets`).
+    """
+    ids, attention_mask, maskable, centres, (lo, hi) = _centre_spans(
+        input_ids, attention_mask, special_tokens_mask, k, centre_prob, span_offsets,
+        make_generator(generator, seed), centres)
+    token_mask = window_any(centres, hi, -lo) & maskable
+    spans, kinds = [], []
+    if details:
+        first, last = row_bounds(maskable)
+        idx = centres.nonzero()
+        s, kd = _spans(idx[:, 0], idx[:, 1] + lo, idx[:, 1] + hi, first, last, 0)
+        spans, kinds = [s], [kd]
+    return _finish("dnabert", k, ids, attention_mask, token_mask, maskable, centres, spans, kinds,
+                   details)
+
+
+def _check_scores(scores, k: int) -> torch.Tensor:
+    if scores is None:
+        raise GeneMaskInputError("the genemask strategies need k-mer scores from a PMI table.",
+                                 fix="pass scores=token_scores(table, k) or table=...")
+    if isinstance(scores, torch.Tensor) and scores.dtype == torch.float64 and scores.dim() == 1 \
+            and scores.numel() == N_SPECIAL + 4 ** k and not scores.isnan().any():
+        return scores  # already checked (the collator converts once)
+    s = torch.as_tensor(np.asarray(scores, dtype=np.float64))
+    if s.dim() != 1 or s.numel() != N_SPECIAL + 4 ** k:
+        raise GeneMaskInputError(f"scores must be a vector of length 5 + 4^{k} = {N_SPECIAL + 4 ** k} "
+                                 f"(one per token id); got shape {tuple(s.shape)}.",
+                                 fix="build it with token_scores(table, k) for the same k.")
+    return torch.where(torch.isnan(s), -torch.inf, s)
+
+
+def mask_genemask(input_ids, attention_mask=None, *, scores=None, k: int = 6,
+                  centre_prob: float = GENEMASK_CENTRE_PROB,
+                  span_offsets: tuple[int, int] | None = None,
+                  top_fraction: float = GENEMASK_TOP_FRACTION,
+                  extend_all_below: int = GENEMASK_EXTEND_ALL_BELOW,
+                  extend_half_width: int | None = None, score_by: str = "content",
+                  generator: torch.Generator | None = None, seed: int | None = None,
+                  special_tokens_mask=None, centres=None, details: bool = True) -> MaskResult:
+    """GeneMask (the paper's method); see the module docstring for the exact rule.
+
+    Parameters
+    ----------
+    scores : ``float[5 + 4^k]`` per-token-id scores (:func:`token_scores`); higher is better.
+    centre_prob : centre probability (paper: 0.0176).
+    span_offsets : (lo, hi) of each centre's span and of its candidates (DNABERT's for k).
+    top_fraction : the top ``ceil(top_fraction * m)`` centres of a row are extended.
+    extend_all_below : when that number is below this, all m centres are extended.
+    extend_half_width : E of the extended span ``j*-E .. j*+E`` (default k-1: hides the k-mer).
+    score_by : "content" (score of the k-mer at j) or "position" (the release's bug).
+    """
+    if score_by not in ("content", "position"):
+        raise GeneMaskInputError(f"score_by={score_by!r}; use 'content' or 'position'.")
+    if not 0.0 <= top_fraction <= 1.0:
+        raise GeneMaskInputError(f"top_fraction={top_fraction} is outside [0, 1].", fix="use 0.5.")
+    E = k - 1 if extend_half_width is None else int(extend_half_width)
+    score_vec = _check_scores(scores, k)
+    ids, attention_mask, maskable, centres, (lo, hi) = _centre_spans(
+        input_ids, attention_mask, special_tokens_mask, k, centre_prob, span_offsets,
+        make_generator(generator, seed), centres)
+    B, T = ids.shape
+    idx = centres.nonzero()                                  # [M, 2] row-major
+    rows, cpos = idx[:, 0], idx[:, 1]
+    # candidates in the release's order: the centre, then c+lo .. c+hi left to right
+    offs = torch.tensor([0] + [o for o in range(lo, hi + 1) if o != 0], dtype=torch.long)
+    cand = cpos[:, None] + offs[None, :]                     # [M, C]
+    candc = cand.clamp(0, T - 1)
+    ok = (cand >= 0) & (cand < T) & maskable[rows[:, None], candc]
+    if score_by == "content":
+        s = score_vec[ids[rows[:, None], candc]]
+    else:  # the release: the position index read as a token id
+        s = torch.where(candc < score_vec.numel(), score_vec[candc.clamp(max=score_vec.numel() - 1)],
+                        -np.inf)
+    s = torch.where(ok, s, torch.tensor(-np.inf, dtype=torch.float64))
+    best = s.argmax(dim=1, keepdim=True)                     # first maximum: the centre on ties
+    chosen_pos = cand.gather(1, best)[:, 0]
+    chosen_score = s.gather(1, best)[:, 0]
+    # rank centres within their row by score (desc), ties by position: two stable sorts
+    m = torch.bincount(rows, minlength=B)
+    n_top = torch.ceil(m.double() * top_fraction).long()
+    n_ext = torch.where(n_top < extend_all_below, m, n_top)
+    key = torch.nan_to_num(chosen_score, neginf=torch.finfo(torch.float64).min)
+    o1 = torch.argsort(key, descending=True, stable=True)
+    order = o1[torch.argsort(rows[o1], stable=True)]
+    rank = torch.empty_like(rows)
+    start = torch.cumsum(m, 0) - m
+    rank[order] = torch.arange(rows.numel()) - start[rows[order]]
+    extended = rank < n_ext[rows]
+    anchors = torch.zeros(B, T, dtype=torch.bool)
+    anchors[rows[extended], chosen_pos[extended]] = True
+    token_mask = (window_any(centres, hi, -lo) | window_any(anchors, E, E)) & maskable
+    spans, kinds = [], []
+    if details:
+        first, last = row_bounds(maskable)
+        spans, kinds = map(list, zip(_spans(rows, cpos + lo, cpos + hi, first, last, 0),
+                                     _spans(rows[extended], chosen_pos[extended] - E,
+                                            chosen_pos[extended] + E, first, last, 1)))
+    name = "genemask" if score_by == "content" else "genemask-released"
+    return _finish(name, k, ids, attention_mask, token_mask, maskable, centres, spans, kinds,
+                   details, chosen_pos=chosen_pos, chosen_id=ids[rows, chosen_pos],
+                   chosen_score=chosen_score, extended=extended)
+
+
+def mask_genemask_released(input_ids, attention_mask=None, **kwargs) -> MaskResult:
+    """The public release's GeneMask: candidates scored by **position** (see module docstring)."""
+    return mask_genemask(input_ids, attention_mask, score_by="position", **kwargs)
+
+
+def mask_batch(input_ids, attention_mask=None, strategy: str = "genemask", *, k: int = 6,
+               scores=None, units=None, table=None, **params) -> MaskResult:
+    """Run one of :data:`STRATEGIES` on a batch.
+
+    ``table`` (a PMI table DataFrame) is turned into ``scores`` / ``units`` when
+    those are not given. Other keyword arguments go to the strategy function.
+    """
+    if strategy not in STRATEGIES:
+        raise GeneMaskInputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
+    if strategy in ("genemask", "genemask-released"):
+        if scores is None and table is not None:
+            from .scores import token_scores
+            scores = token_scores(table, k)
+        fn = mask_genemask if strategy == "genemask" else mask_genemask_released
+        return fn(input_ids, attention_mask, scores=scores, k=k, **params)
+    if strategy == "pmi-span":
+        from .pmi_span import mask_pmi_span
+        if units is None and table is not None:
+            from .scores import unit_vocabulary
+            units = unit_vocabulary(table)
+        return mask_pmi_span(input_ids, attention_mask, units=units, k=k, **params)
+    fn = mask_random if strategy == "random" else mask_dnabert
+    return fn(input_ids, attention_mask, k=k, **params)
+
+
+def apply_bert_rule(input_ids: torch.Tensor, token_mask: torch.Tensor, k: int = 6,
+                    mask_replace_prob: float = 0.8, random_replace_prob: float = 0.1,
+                    generator: torch.Generator | None = None,
+                    mask_id: int = MASK_ID) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's 80/10/10 rule on a copy: ``(inputs, labels)``, labels -100 off the mask.
+
+    Of the masked tokens, ``mask_replace_prob`` become ``[MASK]``,
+    ``random_replace_prob`` a uniformly random k-mer token (ids 5 .. 5+4^k-1,
+    never a special token) and the rest stay unchanged; drawn as in
+    ``transformers.DataCollatorForLanguageModeling``. ``input_ids`` is not modified.
+    """
+    inputs = input_ids.clone()
+    labels = input_ids.clone()
+    labels[~token_mask] = -100
+    shape = inputs.shape
+    replaced = (torch.rand(shape, generator=generator) < mask_replace_prob) & token_mask
+    inputs[replaced] = mask_id
+    if mask_replace_prob < 1 and random_replace_prob > 0:
+        scaled = random_replace_prob / (1 - mask_replace_prob)
+        rand = (torch.rand(shape, generator=generator) < scaled) & token_mask & ~replaced
+        words = torch.randint(N_SPECIAL, N_SPECIAL + 4 ** k, shape, generator=generator)
+        inputs[rand] = words[rand]
+    return inputs, labels
