@@ -14,7 +14,7 @@ import sys
 
 from ..errors import GeneMaskInputError
 
-SUBCOMMANDS = ["npmi", "demo", "mask", "motifs"]
+SUBCOMMANDS = ["npmi", "demo", "mask", "motifs", "pretrain", "fewshot", "runs"]
 
 
 def build_parser() -> argparse.ArgumentParser:

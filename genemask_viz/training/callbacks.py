@@ -1,0 +1,108 @@
+"""Trainer callbacks that feed the run registry: metrics.jsonl, status progress, cancel."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from .registry import append_metrics, is_cancel_requested, set_status
+
+__all__ = ["RunLogger"]
+
+
+class RunLogger(TrainerCallback):
+    """Append Trainer logs to ``metrics.jsonl`` and keep ``status.json`` progress current.
+
+    Rows: ``{"step", "loss", "lr", "grad_norm", "epoch", "elapsed", ...}``; evaluations
+    add ``eval_loss``/``eval_accuracy``. On resume, rows logged after the checkpoint's
+    step (by the interrupted process) are dropped first, so the file reads as one
+    uninterrupted run. A cancel request (file or SIGTERM) stops training at the next
+    step; only the main process writes.
+
+    ``step_offset``/``max_steps`` let several Trainer runs (few-shot seeds) report one
+    overall progress.
+    """
+
+    def __init__(self, run_dir, step_offset: int = 0, max_steps: int | None = None,
+                 extra: dict | None = None, status_every_s: float = 1.0):
+        self.run_dir = Path(run_dir)
+        self.step_offset, self.max_steps, self.extra = step_offset, max_steps, extra or {}
+        self.status_every_s = status_every_s
+        self.t0 = time.perf_counter()
+        self.elapsed_before = 0.0
+        self._last_status = 0.0
+        self.cancelled = False
+        self._previous_handler = None
+
+    # --- helpers ---------------------------------------------------------------
+    def _total(self, state) -> int:
+        return self.max_steps or state.max_steps
+
+    def _on_sigterm(self, signum, frame):
+        self.cancelled = True
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.t0
+
+    # --- Trainer hooks ---------------------------------------------------------
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.t0 = time.perf_counter()
+        if not state.is_world_process_zero:
+            return
+        try:
+            self._previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
+        except ValueError:  # not the main thread
+            self._previous_handler = None
+        path = self.run_dir / "metrics.jsonl"
+        if state.global_step > 0 and path.exists():  # resumed: drop rows past the checkpoint
+            kept = []
+            for line in path.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if row.get("step", 0) - self.step_offset <= state.global_step:
+                    kept.append(line)
+                    self.elapsed_before = max(self.elapsed_before, row.get("elapsed") or 0.0)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text("".join(x + "\n" for x in kept))
+            tmp.replace(path)
+        set_status(self.run_dir, step=self.step_offset + state.global_step,
+                   max_steps=self._total(state))
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if is_cancel_requested(self.run_dir) or self.cancelled:
+            self.cancelled = True
+            control.should_training_stop = True
+            control.should_save = True  # keep the work done so far
+        now = time.perf_counter()
+        if state.is_world_process_zero and now - self._last_status >= self.status_every_s:
+            self._last_status = now
+            set_status(self.run_dir, step=self.step_offset + state.global_step,
+                       max_steps=self._total(state))
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        row = {"step": self.step_offset + state.global_step}
+        for key, value in logs.items():
+            if key == "learning_rate":
+                key = "lr"
+            if key in ("total_flos",):
+                continue
+            row[key] = value
+        row["elapsed"] = round(self.elapsed(), 3)
+        row.update(self.extra)
+        append_metrics(self.run_dir, row)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            set_status(self.run_dir, step=self.step_offset + state.global_step,
+                       max_steps=self._total(state))
+            if self._previous_handler is not None:
+                signal.signal(signal.SIGTERM, self._previous_handler)

@@ -1,0 +1,257 @@
+"""Few-shot fine-tuning and evaluation (spec section 5): shots x seeds, one row per run.
+
+Fine-tuning settings per shot count k (:func:`paper_settings`). The paper gives two
+anchors (Prom-300): k=10: lr 1e-4, 20 epochs, batch 5; k=1000: lr 5e-5, 5 epochs,
+batch 15; warmup 10%, dropout 0.1, weight decay 0.01, no dev set, the test set
+evaluated once. Between the anchors we interpolate in log k (our choice, as the paper
+is silent): with t = (ln k - ln 10) / (ln 1000 - ln 10), clipped to [0, 1],
+
+    lr = exp((1 - t) ln 1e-4 + t ln 5e-5),  epochs = round(20 - 15 t),  batch = round(5 + 10 t)
+
+(lr rounded to 3 significant digits), so k=50: 7.85e-5, 15 epochs, batch 8;
+k=100: 7.07e-5, 13, 10; k=500: 5.55e-5, 7, 13.
+Every value can be overridden.
+
+Each run: draw (:func:`~genemask_viz.training.tasks.draw_shots`), a fresh
+classification head on the model (seeded), Trainer fine-tuning, one prediction
+pass over the test set, metrics (:mod:`.metrics`). ``results.csv`` has one row per
+run; ``summary.json`` the mean and standard deviation (ddof=1) per setting.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import GeneMaskInputError
+from .metrics import METRICS, classification_metrics, softmax
+
+__all__ = ["FinetuneSettings", "paper_settings", "FewShotConfig", "FewShotResult",
+           "finetune_and_evaluate", "run_fewshot", "summarise"]
+
+_ANCHORS = ((10, 1e-4, 20, 5), (1000, 5e-5, 5, 15))  # (shots, lr, epochs, batch), the paper's
+
+
+@dataclass
+class FinetuneSettings:
+    learning_rate: float
+    epochs: int
+    batch_size: int
+    warmup_ratio: float = 0.1
+    dropout: float = 0.1
+    weight_decay: float = 0.01
+
+
+def paper_settings(shots: int) -> FinetuneSettings:
+    """The paper's fine-tuning settings for ``shots`` per class (interpolated, see module doc)."""
+    (k0, lr0, ep0, b0), (k1, lr1, ep1, b1) = _ANCHORS
+    t = min(max((math.log(shots) - math.log(k0)) / (math.log(k1) - math.log(k0)), 0.0), 1.0)
+    t = round(t, 9)  # k=100 is exactly halfway, not 0.4999...
+    lr = math.exp((1 - t) * math.log(lr0) + t * math.log(lr1))
+    return FinetuneSettings(learning_rate=float(f"{lr:.3g}"),  # 3 significant digits
+                            epochs=int(math.floor(ep0 + t * (ep1 - ep0) + 0.5)),
+                            batch_size=int(math.floor(b0 + t * (b1 - b0) + 0.5)))
+
+
+@dataclass
+class FewShotConfig:
+    """A few-shot experiment (JSON-able; stored in the run's config.json)."""
+
+    data: str | None = "demo"          # folder, file or "demo"; or use train/test
+    train: str | None = None
+    test: str | None = None
+    shots: list[int] = field(default_factory=lambda: [10])
+    seeds: int = 3                      # seeds 0..seeds-1 per setting
+    model: str = "tiny"                 # tiny|logo|dnabert-base (fresh) or a run / checkpoint folder
+    learning_rate: float | None = None  # None: paper_settings(shots)
+    epochs: int | None = None
+    batch_size: int | None = None
+    warmup_ratio: float = 0.1
+    dropout: float = 0.1
+    weight_decay: float = 0.01
+    max_length: int = 512
+    test_fraction: float = 0.2          # single-file data sets: held-out share
+    from_pool: bool = False             # ignore the data set's own shot files
+    max_test: int | None = None         # cap on test rows (quick looks)
+    eval_batch_size: int = 128
+    precision: str = "auto"
+    threads: int | None = None
+
+    def __post_init__(self):
+        if isinstance(self.shots, (int, str)):
+            self.shots = [int(s) for s in str(self.shots).split(",") if s.strip()]
+        self.shots = [int(s) for s in self.shots]
+        if not self.shots or min(self.shots) < 1:
+            raise GeneMaskInputError(f"shots must be positive integers, got {self.shots}.",
+                                     fix="e.g. --shots 10,50")
+        if int(self.seeds) < 1:
+            raise GeneMaskInputError(f"seeds must be at least 1, got {self.seeds}.")
+
+    def settings(self, shots: int) -> FinetuneSettings:
+        base = paper_settings(shots)
+        return FinetuneSettings(learning_rate=self.learning_rate or base.learning_rate,
+                                epochs=self.epochs or base.epochs,
+                                batch_size=self.batch_size or base.batch_size,
+                                warmup_ratio=self.warmup_ratio, dropout=self.dropout,
+                                weight_decay=self.weight_decay)
+
+
+@dataclass
+class FewShotResult:
+    results: pd.DataFrame
+    summary: dict
+    out_dir: Path | None
+    cancelled: bool = False
+
+
+def _steps(n_train: int, s: FinetuneSettings) -> int:
+    return math.ceil(n_train / s.batch_size) * s.epochs
+
+
+def finetune_and_evaluate(source, draw, settings: FinetuneSettings, classes: list[int],
+                          max_length: int = 512, eval_batch_size: int = 128, progress: bool = False,
+                          callbacks=(), precision: str = "auto") -> dict:
+    """Fine-tune ``source`` (a :class:`ModelSource`) on ``draw.train``, evaluate on ``draw.test``.
+
+    Labels are mapped to ``0..C-1`` by their position in ``classes``. Returns the
+    metrics plus timings and sizes, and ``cancelled`` when a callback stopped it.
+    """
+    from transformers import Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback
+
+    from .corpus import BatchCollator, SequenceDataset
+    from .models import build_classifier, load_tokenizer
+    from .pretrain import device_info
+
+    info = device_info(precision)
+    tokenizer = load_tokenizer(source)
+    lookup = {c: i for i, c in enumerate(classes)}
+    y_train = draw.train["label"].map(lookup).to_numpy()
+    y_test = draw.test["label"].map(lookup).to_numpy()
+    train_ds = SequenceDataset(draw.train["sequence"].tolist(), k=tokenizer.k, max_length=max_length,
+                               labels=y_train)
+    test_ds = SequenceDataset(draw.test["sequence"].tolist(), k=tokenizer.k, max_length=max_length,
+                              labels=y_test)
+    model = build_classifier(source, num_labels=len(classes), seed=draw.seed, dropout=settings.dropout)
+    with tempfile.TemporaryDirectory(prefix="genemask-ft-") as tmp:
+        args = TrainingArguments(
+            output_dir=tmp, num_train_epochs=settings.epochs,
+            per_device_train_batch_size=settings.batch_size,
+            per_device_eval_batch_size=eval_batch_size, learning_rate=settings.learning_rate,
+            warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay,
+            lr_scheduler_type="linear", seed=draw.seed, data_seed=draw.seed, save_strategy="no",
+            eval_strategy="no", logging_steps=max(1, _steps(len(train_ds), settings) // 10),
+            report_to="none", use_cpu=not info["cuda"], bf16=info["bf16"],
+            remove_unused_columns=False, label_names=["labels"], disable_tqdm=not progress,
+            average_tokens_across_devices=False)
+        trainer = Trainer(model=model, args=args, train_dataset=train_ds,
+                          data_collator=BatchCollator(None), callbacks=list(callbacks))
+        trainer.remove_callback(PrinterCallback)
+        t0 = time.perf_counter()
+        trainer.train()
+        t1 = time.perf_counter()
+        cancelled = any(getattr(cb, "cancelled", False) for cb in callbacks)
+        if cancelled:
+            return {"cancelled": True}
+        logits = trainer.predict(test_ds).predictions
+        t2 = time.perf_counter()
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    out = classification_metrics(y_test, softmax(logits))
+    out.update(n_train=len(train_ds), n_test=len(test_ds), train_s=round(t1 - t0, 3),
+               eval_s=round(t2 - t1, 3), cancelled=False)
+    return out
+
+
+def summarise(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation (ddof=1; 0 for one seed) per data set, model and shots."""
+    keys = [c for c in ("dataset", "model", "shots") if c in results]
+    rows = []
+    for key, group in results.groupby(keys, sort=True):
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        row["n_seeds"] = len(group)
+        for m in METRICS:
+            values = group[m].astype(float)
+            row[f"{m}_mean"] = float(values.mean())
+            row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_fewshot(config: FewShotConfig, out_dir: str | os.PathLike | None = None,
+                progress: bool = True, callbacks=()) -> FewShotResult:
+    """All shots x seeds of ``config``; writes ``results.csv`` and ``summary.json`` to ``out_dir``.
+
+    ``out_dir`` may be a registry run folder: progress then goes to its
+    ``status.json``/``metrics.jsonl`` and a cancel request stops the runs (the rows
+    finished so far are kept).
+    """
+    import sys
+
+    import torch
+    from tqdm.auto import tqdm
+
+    from .callbacks import RunLogger
+    from .models import resolve_model
+    from .registry import write_json_atomic
+    from .tasks import draw_shots, load_task
+
+    if config.threads:
+        torch.set_num_threads(int(config.threads))
+    task = load_task(config.data, train=config.train, test=config.test,
+                     test_fraction=config.test_fraction)
+    source = resolve_model(config.model)
+    classes = task.classes
+    plan = [(k, seed) for k in config.shots for seed in range(int(config.seeds))]
+    draws = {(k, s): draw_shots(task, k, s, from_pool=config.from_pool, max_test=config.max_test)
+             for k, s in plan}  # every draw first: bad shot counts fail before any training
+    total = sum(_steps(len(draws[p].train), config.settings(p[0])) for p in plan)
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    rows, offset, cancelled = [], 0, False
+    bar = tqdm(plan, desc="few-shot runs", file=sys.stderr, disable=not progress)
+    for k, seed in bar:
+        draw, settings = draws[(k, seed)], config.settings(k)
+        bar.set_postfix(shots=k, seed=seed)
+        cbs = list(callbacks)
+        if out is not None and (out / "status.json").exists():
+            cbs.append(RunLogger(out, step_offset=offset, max_steps=total,
+                                 extra={"shots": k, "seed": seed}))
+        metrics = finetune_and_evaluate(source, draw, settings, classes, config.max_length,
+                                        config.eval_batch_size, progress=False, callbacks=cbs,
+                                        precision=config.precision)
+        if metrics.pop("cancelled"):
+            cancelled = True
+            break
+        offset += _steps(len(draw.train), settings)
+        rows.append({"dataset": task.name, "model": source.label, "shots": k, "seed": seed,
+                     **{m: metrics[m] for m in METRICS},
+                     "n_train": metrics["n_train"], "n_test": metrics["n_test"],
+                     "learning_rate": settings.learning_rate, "epochs": settings.epochs,
+                     "batch_size": settings.batch_size, "train_s": metrics["train_s"],
+                     "eval_s": metrics["eval_s"], "train_source": draw.train_source,
+                     "test_source": draw.test_source})
+        if progress:
+            print(f"  shots={k} seed={seed}: accuracy {metrics['accuracy']:.3f}, "
+                  f"MCC {metrics['mcc']:.3f}, AUROC {metrics['auroc']:.3f} "
+                  f"({metrics['train_s']:.1f} s train, {metrics['eval_s']:.1f} s test)", file=sys.stderr)
+    results = pd.DataFrame(rows)
+    summary_table = summarise(results) if len(results) else pd.DataFrame()
+    summary = {"dataset": task.name, "source": task.source, "model": source.label,
+               "classes": classes, "test": task.test_note, "cancelled": cancelled,
+               "settings": summary_table.to_dict(orient="records"),
+               "finetune": {str(k): asdict(config.settings(k)) for k in config.shots},
+               "config": asdict(config)}
+    if out is not None:
+        tmp = out / ".results.csv.tmp"
+        results.to_csv(tmp, index=False)
+        os.replace(tmp, out / "results.csv")
+        write_json_atomic(out / "summary.json", summary)
+    return FewShotResult(results, summary, out, cancelled)

@@ -1,0 +1,205 @@
+"""Model configurations and checkpoints: named presets or a local DNABERT-style folder.
+
+Named presets (all BERT, the vocabulary of :class:`~genemask_viz.tokens.KmerTokenizer`,
+512 positions = 510 k-mers):
+
+============  ======  ======  =====  ============  =====================================
+name          layers  hidden  heads  intermediate  what for
+============  ======  ======  =====  ============  =====================================
+tiny               2      64      2           256  tests and demos on 2 CPU cores
+logo               2     256      8          3072  the paper's "LOGO" configuration
+dnabert-base      12     768     12          3072  BERT-base, as DNABERT
+============  ======  ======  =====  ============  =====================================
+
+Anything else is a local folder: a Hugging Face checkpoint (``config.json`` with
+``model_type: bert`` plus a DNABERT ``vocab.txt``, e.g. a downloaded
+``zhihan1996/DNA_bert_6``) or a run folder of ``genemask pretrain`` (its ``model/``
+sub-folder is used). Code from the folder is never executed (no ``trust_remote_code``).
+
+Checkpoints are written with ``save_pretrained`` (safetensors), our tokenizer
+(``vocab.txt`` that plain ``BertTokenizer`` reads to the same ids) and
+``training_record.json`` saying how they were trained, so
+``BertForMaskedLM.from_pretrained(dir)`` loads them without this package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import GeneMaskInputError
+
+__all__ = ["MODEL_PRESETS", "ModelSource", "resolve_model", "model_config", "load_tokenizer",
+           "build_mlm", "build_classifier", "save_model", "TRAINING_RECORD"]
+
+#: architecture of each named preset (BertConfig keyword arguments)
+MODEL_PRESETS: dict[str, dict] = {
+    "tiny": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=2, intermediate_size=256),
+    "logo": dict(num_hidden_layers=2, hidden_size=256, num_attention_heads=8, intermediate_size=3072),
+    "dnabert-base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12,
+                         intermediate_size=3072),
+}
+MAX_POSITIONS = 512  # [CLS] + 510 k-mers + [SEP], as DNABERT
+TRAINING_RECORD = "training_record.json"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model comes from: a preset name (fresh weights) or a checkpoint folder."""
+
+    spec: str            # what the user gave
+    preset: str | None   # preset name, or None for a checkpoint
+    path: Path | None    # checkpoint folder holding config.json + weights + vocab.txt
+    k: int = 6
+
+    @property
+    def label(self) -> str:
+        return self.preset or str(self.path)
+
+
+def _run_model_dir(path: Path) -> Path | None:
+    """A registry run folder -> its saved model folder (None when ``path`` is not a run)."""
+    cfg = path / "config.json"
+    if (path / "model" / "config.json").exists():
+        return path / "model"
+    if cfg.exists():
+        try:
+            data = json.loads(cfg.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+        if "kind" in data and "model_type" not in data:  # a run folder with no model yet
+            raise GeneMaskInputError(
+                f"run folder has no saved model yet (kind {data.get('kind')!r}).", source=path,
+                fix="wait until the pretraining run is done, or give a checkpoint folder.")
+    return None
+
+
+def resolve_model(spec: str | os.PathLike, k: int = 6) -> ModelSource:
+    """Turn ``tiny|logo|dnabert-base|RUN_DIR|CHECKPOINT_DIR`` into a :class:`ModelSource`.
+
+    A checkpoint folder is checked: it must hold ``config.json`` of a BERT model and a
+    DNABERT-style ``vocab.txt`` whose size matches the model's embeddings.
+    """
+    text = str(spec)
+    if text in MODEL_PRESETS:
+        return ModelSource(text, text, None, k)
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise GeneMaskInputError(f"model {text!r} is neither a preset nor an existing folder.",
+                                 fix=f"use one of {sorted(MODEL_PRESETS)} or a checkpoint folder.")
+    if not path.is_dir():
+        raise GeneMaskInputError("a model must be a folder (config.json, weights, vocab.txt).",
+                                 source=path, fix="give the checkpoint folder, not a file in it.")
+    path = _run_model_dir(path) or path
+    return ModelSource(text, None, path, check_checkpoint(path))
+
+
+def check_checkpoint(path: Path) -> int:
+    """Check a checkpoint folder's config and vocabulary; return its k."""
+    from ..tokens import kmer_vocab
+
+    cfg_path = path / "config.json"
+    if not cfg_path.exists():
+        raise GeneMaskInputError("no config.json: not a Hugging Face checkpoint folder.",
+                                 source=path, fix="give a folder written by save_pretrained.")
+    cfg = json.loads(cfg_path.read_text())
+    if cfg.get("model_type") != "bert":
+        raise GeneMaskInputError(f"model_type is {cfg.get('model_type')!r}; only BERT models "
+                                 "(DNABERT-style) are supported.", source=cfg_path,
+                                 fix="use a DNABERT checkpoint or one trained by genemask pretrain.")
+    words = _checkpoint_words(path)
+    k = len(words[-1]) if words else 0
+    if not 3 <= k <= 6 or words != kmer_vocab(k):
+        raise GeneMaskInputError(
+            f"the checkpoint's vocabulary is not a DNABERT k-mer vocabulary ({len(words)} entries, first "
+            f"{words[:6]}); this model was trained with another vocabulary and its token ids "
+            "would mean something else.", source=path,
+            fix="use a checkpoint with DNABERT's vocab.txt ([PAD],[UNK],[CLS],[SEP],[MASK], "
+                "then all k-mers in A,T,C,G order), or pretrain one with genemask pretrain.")
+    if cfg.get("vocab_size") != len(words):
+        raise GeneMaskInputError(
+            f"config.json says vocab_size={cfg.get('vocab_size')} but its vocabulary has {len(words)} "
+            "tokens.", source=cfg_path, fix="use the vocab.txt the model was trained with.")
+    return k
+
+
+def _checkpoint_words(path: Path) -> list[str]:
+    """Vocabulary in id order from ``vocab.txt``, else from a fast ``tokenizer.json``."""
+    if (path / "vocab.txt").exists():
+        return (path / "vocab.txt").read_text().split()
+    if (path / "tokenizer.json").exists():
+        vocab = json.loads((path / "tokenizer.json").read_text()).get("model", {}).get("vocab")
+        if isinstance(vocab, dict):
+            return [w for w, _ in sorted(vocab.items(), key=lambda item: item[1])]
+    raise GeneMaskInputError("no vocab.txt (nor tokenizer.json): cannot check that the vocabulary "
+                             "is DNABERT's.", source=path,
+                             fix="copy the checkpoint's vocab.txt into the folder.")
+
+
+def model_config(preset: str, k: int = 6, **overrides):
+    """BertConfig of a preset for k-mer size ``k`` (dropout 0.1, 512 positions)."""
+    from transformers import BertConfig
+
+    from ..tokens import kmer_vocab
+    if preset not in MODEL_PRESETS:
+        raise GeneMaskInputError(f"unknown model preset {preset!r}.",
+                                 fix=f"use one of {sorted(MODEL_PRESETS)} or a checkpoint folder.")
+    kwargs = dict(vocab_size=len(kmer_vocab(k)), max_position_embeddings=MAX_POSITIONS,
+                  hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, pad_token_id=0,
+                  type_vocab_size=2, **MODEL_PRESETS[preset])
+    kwargs.update(overrides)
+    return BertConfig(**kwargs)
+
+
+def load_tokenizer(source: ModelSource):
+    """Our k-mer tokenizer for a model source (from the checkpoint's vocab.txt when there is one)."""
+    from ..tokens import KmerTokenizer
+    # ids are computed from the k-mers; check_checkpoint has verified the vocabulary
+    return KmerTokenizer(k=source.k, model_max_length=MAX_POSITIONS)
+
+
+def build_mlm(source: ModelSource, seed: int = 0):
+    """``BertForMaskedLM``: fresh weights (seeded) for a preset, else loaded from the folder."""
+    import torch
+    from transformers import BertForMaskedLM
+    if source.path is not None:
+        return BertForMaskedLM.from_pretrained(source.path)
+    torch.manual_seed(seed)
+    return BertForMaskedLM(model_config(source.preset, source.k))
+
+
+def build_classifier(source: ModelSource, num_labels: int, seed: int = 0, dropout: float = 0.1):
+    """``BertForSequenceClassification`` with ``num_labels`` classes.
+
+    From a checkpoint, the encoder is loaded and the classification head is new
+    (seeded); a preset gives a fully fresh model (a no-pretraining baseline).
+    """
+    import torch
+    from transformers import BertForSequenceClassification
+    from transformers.utils import logging as hf_logging
+    torch.manual_seed(seed)
+    if source.path is None:
+        cfg = model_config(source.preset, source.k, num_labels=num_labels,
+                           hidden_dropout_prob=dropout, classifier_dropout=dropout)
+        return BertForSequenceClassification(cfg)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # "newly initialized head" is expected here
+    try:
+        return BertForSequenceClassification.from_pretrained(
+            source.path, num_labels=num_labels, hidden_dropout_prob=dropout,
+            classifier_dropout=dropout)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def save_model(model, tokenizer, out_dir: str | os.PathLike, record: dict) -> Path:
+    """Write model (safetensors), tokenizer and ``training_record.json`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    from .registry import write_json_atomic
+    write_json_atomic(out / TRAINING_RECORD, record)
+    return out

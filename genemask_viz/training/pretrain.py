@@ -1,0 +1,225 @@
+"""Masked-language-model pretraining with ``transformers.Trainer`` and our masking collator.
+
+Defaults are the paper's GeneMask settings (spec section 4) except the step count
+and batch, which are scaled to the machine: AdamW (0.9, 0.98), eps 1e-6, weight decay
+0.01, peak lr 8e-4 with linear warmup over 5% of the steps (= the paper's 500 of
+10,000) and linear decay. The paper's batch is 250 sequences per step
+(``batch_size * grad_accum * processes``).
+
+Device: CUDA with bf16 where the GPU supports it, else CPU in fp32 (``precision``
+overrides). Several GPUs or machines: run the same command under
+``accelerate launch`` (Trainer picks the processes up; only process 0 writes).
+
+Resuming: a run folder that holds checkpoints continues from the last one
+(model, optimizer, scheduler, RNG states; Trainer skips the batches already seen,
+and masks are seeded per batch from the example indices), so the losses after the
+checkpoint are those of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GeneMaskInputError
+from .callbacks import RunLogger
+from .corpus import STRATEGIES, TABLE_STRATEGIES, BatchCollator, make_collator, pretraining_corpus
+from .models import build_mlm, load_tokenizer, resolve_model, save_model
+from .registry import write_json_atomic
+
+__all__ = ["PretrainConfig", "PretrainResult", "pretrain", "masked_accuracy", "device_info"]
+
+
+@dataclass
+class PretrainConfig:
+    """Everything a pretraining run needs (JSON-able; stored in the run's config.json)."""
+
+    corpus: str = "demo"              # FASTA path or "demo"
+    strategy: str = "genemask"        # one of STRATEGIES
+    model: str = "tiny"               # tiny | logo | dnabert-base | checkpoint / run folder
+    steps: int = 200
+    batch_size: int = 16              # sequences per process per forward pass
+    grad_accum: int = 1               # sequences per step = batch_size * grad_accum * processes
+    learning_rate: float = 8e-4
+    warmup: float = 0.05              # < 1: fraction of steps; >= 1: steps
+    weight_decay: float = 0.01
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.98
+    adam_epsilon: float = 1e-6
+    max_grad_norm: float = 1.0
+    max_length: int = 512             # positions incl. [CLS]/[SEP]
+    seed: int = 0
+    save_steps: int = 500
+    save_total_limit: int | None = 2
+    eval_steps: int | None = None     # None: at the end only
+    n_val: int = 64                   # held-out segments (validation MLM loss / accuracy)
+    logging_steps: int = 10
+    table: str | None = None          # n-gram score table file; None: count the corpus
+    table_max_n: int = 10
+    table_min_count: int = 101
+    mlm_probability: float | None = None  # None: the strategy's own default
+    precision: str = "auto"           # auto | bf16 | fp32
+    num_workers: int = 0              # dataloader worker processes
+    max_segments: int = 200_000       # corpus segments kept in memory at most
+    full_length_fraction: float = 0.5  # segments of max length (paper 0.5; 1.0 = fixed length)
+    torch_compile: bool = False
+    threads: int | None = None        # CPU threads for torch (None: torch's default)
+    k: int = 6
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise GeneMaskInputError(f"unknown masking strategy {self.strategy!r}.",
+                                     fix=f"use one of {', '.join(STRATEGIES)}.")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise GeneMaskInputError(f"precision must be auto, bf16 or fp32, got {self.precision!r}.")
+        for name in ("steps", "batch_size", "grad_accum", "save_steps", "logging_steps"):
+            if int(getattr(self, name)) < 1:
+                raise GeneMaskInputError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if not 8 <= self.max_length <= 512:
+            raise GeneMaskInputError(f"max_length must be 8..512 positions, got {self.max_length}.")
+
+
+@dataclass
+class PretrainResult:
+    run_dir: Path
+    model_dir: Path | None
+    eval: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    cancelled: bool = False
+    resumed_from: str | None = None
+
+
+def device_info(precision: str = "auto") -> dict:
+    """Which device and precision Trainer will use here."""
+    import torch
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    if precision == "bf16" and not bf16:
+        raise GeneMaskInputError("bf16 was asked for, but no CUDA GPU with bf16 is available.",
+                                 fix="use --precision auto (fp32 on CPU).")
+    use_bf16 = bf16 if precision == "auto" else precision == "bf16"
+    return {"device": torch.cuda.get_device_name(0) if cuda else f"cpu ({platform.processor() or 'cpu'})",
+            "cuda": cuda, "bf16": bool(use_bf16), "torch": torch.__version__,
+            "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
+
+
+def masked_accuracy(eval_pred) -> dict:
+    """Accuracy of the argmax prediction on masked positions (labels != -100)."""
+    preds, labels = eval_pred.predictions, eval_pred.label_ids
+    keep = labels != -100
+    return {"accuracy": float((preds[keep] == labels[keep]).mean()) if keep.any() else float("nan"),
+            "masked_tokens": int(keep.sum())}
+
+
+def _argmax_logits(logits, labels):
+    return logits.argmax(dim=-1)  # keep (batch, length) ids instead of (batch, length, vocab)
+
+
+def _score_table(config: PretrainConfig, corpus_file: str, run_dir: Path, is_main: bool):
+    """Load the given table, or count the corpus (only strategies that rank k-mers need it)."""
+    from ..ngrams import compute_table, load_table, save_table
+    if config.strategy not in TABLE_STRATEGIES:
+        return None, None
+    if config.table:
+        return load_table(config.table), str(config.table)
+    max_n = config.table_max_n if config.strategy == "pmi-span" else max(config.k, 2)
+    table = compute_table(corpus_file, max_n=max_n, min_count=config.table_min_count)
+    path = run_dir / "ngram_table.csv"
+    if is_main:
+        save_table(table, path)
+    return table, f"counted from the corpus (max_n={max_n}, min_count={config.table_min_count})"
+
+
+def pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool = True,
+             callbacks=(), resume: bool = True) -> PretrainResult:
+    """Pretrain (or resume) in ``run_dir``: checkpoints/, metrics.jsonl, model/, eval.json.
+
+    ``run_dir`` should be a registry run folder (see :mod:`.registry`); this
+    function does not change its state, :func:`genemask_viz.training.worker.execute_run`
+    does.
+    """
+    import torch
+    from transformers import Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_utils import get_last_checkpoint
+
+    run_dir = Path(run_dir)
+    if config.threads:
+        torch.set_num_threads(int(config.threads))
+    info = device_info(config.precision)
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    source = resolve_model(config.model, k=config.k)
+    tokenizer = load_tokenizer(source)
+    if source.path is not None and tokenizer.k != config.k:
+        config.k = tokenizer.k  # the checkpoint decides the k-mer size
+    from ..sequences import SegmentSpec
+    spec = SegmentSpec(max_len=config.max_length - 2 + config.k - 1,
+                       min_len=config.k, p_full=config.full_length_fraction)
+    per_step = config.batch_size * config.grad_accum * info["world_size"]
+    n_train = min(config.steps * per_step, config.max_segments)
+    corpus = pretraining_corpus(config.corpus, n_train=n_train, n_val=config.n_val, seed=config.seed,
+                                k=config.k, max_length=config.max_length, segment_spec=spec)
+    table, table_source = _score_table(config, corpus.source, run_dir, is_main)
+    masker = make_collator(config.strategy, tokenizer, table=table, seed=config.seed,
+                           mlm_probability=config.mlm_probability)
+    collator = BatchCollator(masker, seed=config.seed)
+
+    args = TrainingArguments(
+        output_dir=str(run_dir / "checkpoints"), max_steps=config.steps,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum, learning_rate=config.learning_rate,
+        warmup_steps=config.warmup, weight_decay=config.weight_decay, adam_beta1=config.adam_beta1,
+        adam_beta2=config.adam_beta2, adam_epsilon=config.adam_epsilon,
+        max_grad_norm=config.max_grad_norm, lr_scheduler_type="linear",
+        logging_steps=config.logging_steps, logging_first_step=True,
+        save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit,
+        eval_strategy="steps" if config.eval_steps else "no", eval_steps=config.eval_steps,
+        seed=config.seed, data_seed=config.seed, bf16=info["bf16"], use_cpu=not info["cuda"],
+        dataloader_num_workers=config.num_workers, remove_unused_columns=False,
+        label_names=["labels"], report_to="none", disable_tqdm=not progress,
+        torch_compile=config.torch_compile, ddp_find_unused_parameters=False,
+        # BertForMaskedLM averages its loss itself; Trainer's cross-device token averaging would
+        # then multiply loss and gradients by the number of processes
+        average_tokens_across_devices=False)
+    logger = RunLogger(run_dir)
+    model = build_mlm(source, seed=config.seed)
+    trainer = Trainer(model=model, args=args, train_dataset=corpus.train, eval_dataset=corpus.val,
+                      data_collator=collator, compute_metrics=masked_accuracy,
+                      preprocess_logits_for_metrics=_argmax_logits,
+                      callbacks=[logger, *callbacks])
+    if not progress:
+        trainer.remove_callback(PrinterCallback)  # no log dicts on stdout either
+    last = get_last_checkpoint(str(run_dir / "checkpoints")) if resume and (run_dir / "checkpoints").is_dir() else None
+    train_out = trainer.train(resume_from_checkpoint=last)
+    result = PretrainResult(run_dir, None, train=dict(train_out.metrics), cancelled=logger.cancelled,
+                            resumed_from=last)
+    if logger.cancelled:
+        return result
+    ev = trainer.evaluate()
+    ev["perplexity"] = float(math.exp(min(ev["eval_loss"], 50)))
+    mean_tokens = corpus.train.n_tokens() / len(corpus.train)
+    runtime = train_out.metrics.get("train_runtime") or float("nan")
+    ev.update(train_runtime=runtime, tokens_per_second=config.steps * per_step * mean_tokens / runtime
+              if last is None else None, steps=trainer.state.global_step)
+    result.eval = ev
+    if trainer.is_world_process_zero():
+        write_json_atomic(run_dir / "eval.json", ev)
+        record = {"kind": "pretrain", "config": asdict(config), "device": info,
+                  "strategy": config.strategy, "table": table_source, "corpus": corpus.source,
+                  "train_segments": corpus.n_train_segments, "val_segments": corpus.n_val_segments,
+                  "sequences_per_step": per_step, "global_step": trainer.state.global_step,
+                  "resumed_from": last, "eval": ev,
+                  "mean_tokens_per_sequence": float(np.round(mean_tokens, 2)),
+                  "base_model": source.label, "versions": _versions(torch)}
+        result.model_dir = save_model(trainer.model, tokenizer, run_dir / "model", record)
+    return result
+
+
+def _versions(torch) -> dict:
+    import transformers
+    return {"torch": torch.__version__, "transformers": transformers.__version__}

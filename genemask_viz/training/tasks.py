@@ -1,0 +1,264 @@
+"""Few-shot classification data: load a task, draw k shots per class, keep the test disjoint.
+
+Task sources (:func:`load_task`):
+
+- **GeneMask layout** (``../shared/data/genemask/fewshot/<name>``): one folder per
+  shot count (``10/``, ``50/``, ...) holding a labelled TSV, and ``test.tsv`` or
+  ``full-dataset/test.tsv``. The candidate pool is the union of all shot files
+  (deduplicated by sequence).
+- **GUE-style folder**: ``train.csv`` (pool) and ``test.csv`` (``dev.csv`` is not used:
+  the paper has no dev set).
+- **One labelled file**: a stratified ``test_fraction`` of it is held out (fixed by
+  ``split_seed``, the same for every draw); shots are drawn from the rest.
+- ``--train FILE --test FILE``: pool and test given.
+- ``"demo"``: windows of the demo genome holding a planted JASPAR motif (label 1)
+  versus background windows that overlap no planted site (label 0).
+
+Drawing (:func:`draw_shots`): for a GeneMask-layout task whose shot file for k holds
+exactly k rows per class, that file *is* the draw (the dataset's own shots; seeds then
+vary the fine-tuning only). A shot file holding more rows per class (Splice-40 ships
+10x) is a pool to draw k per class from with the seed; otherwise k per class are drawn
+from the task's pool. The test set never holds a training sequence: rows of the test
+file that also occur in the draw are dropped (and counted). A task without a test file
+(Cohn-enh) is tested on the pool rows the draw did not use, and the draw says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import GeneMaskInputError
+
+__all__ = ["FewShotTask", "ShotDraw", "load_task", "demo_task", "draw_shots"]
+
+_TABLE_EXT = (".tsv", ".csv", ".txt")
+
+
+@dataclass
+class FewShotTask:
+    name: str
+    pool: pd.DataFrame                     # sequence, label (+ line, file)
+    test: pd.DataFrame | None              # None: hold out unused pool rows per draw
+    source: str
+    shot_files: dict[int, pd.DataFrame] = field(default_factory=dict)
+    test_note: str = ""
+
+    @property
+    def classes(self) -> list[int]:
+        return sorted(int(c) for c in self.pool["label"].unique())
+
+
+@dataclass
+class ShotDraw:
+    train: pd.DataFrame
+    test: pd.DataFrame
+    shots: int
+    seed: int
+    train_source: str
+    test_source: str
+    test_overlap_removed: int = 0
+
+
+def _read(path: Path) -> pd.DataFrame:
+    from ..sequences import read_labelled
+    frame = read_labelled(path)
+    frame["file"] = str(path)
+    return frame
+
+
+def _check_classes(frame: pd.DataFrame, source) -> None:
+    classes = frame["label"].unique()
+    if len(classes) < 2:
+        raise GeneMaskInputError(
+            f"has only one class (label {int(classes[0])}, {len(frame)} rows); a classifier needs "
+            "at least two.", source=source, fix="give rows of every class in the training data.")
+
+
+def _split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified split: ``fraction`` of each class (at least one row) goes to the second part."""
+    if not 0 < fraction < 1:
+        raise GeneMaskInputError(f"test_fraction must be in (0, 1), got {fraction}.")
+    rng = np.random.default_rng(seed)
+    test_idx = []
+    for _, rows in frame.groupby("label"):
+        n = max(1, int(round(len(rows) * fraction)))
+        if n >= len(rows):
+            raise GeneMaskInputError(f"class {int(rows['label'].iloc[0])} has {len(rows)} row(s): "
+                                     "too few to hold out a test part.",
+                                     fix="give more rows, or a separate --test file.")
+        test_idx.extend(rng.choice(rows.index.to_numpy(), size=n, replace=False))
+    test = frame.loc[sorted(test_idx)]
+    return frame.drop(index=test.index).reset_index(drop=True), test.reset_index(drop=True)
+
+
+def _shot_folders(root: Path) -> dict[int, Path]:
+    out = {}
+    for sub in root.iterdir():
+        if sub.is_dir() and sub.name.isdigit():
+            files = sorted(f for f in sub.iterdir() if f.suffix in _TABLE_EXT)
+            if files:
+                out[int(sub.name)] = files[0]
+    return dict(sorted(out.items()))
+
+
+def load_task(data: str | Path | None = None, train: str | Path | None = None,
+              test: str | Path | None = None, test_fraction: float = 0.2,
+              split_seed: int = 0) -> FewShotTask:
+    """Load a few-shot task from a folder, a file, ``--train/--test`` files or ``"demo"``."""
+    if data is not None and train is not None:
+        raise GeneMaskInputError("give either a data set (--data) or --train/--test files, not both.")
+    if train is not None:
+        pool = _read(Path(train))
+        _check_classes(pool, train)
+        if test is not None:
+            return FewShotTask(Path(train).stem, pool, _read(Path(test)), str(train),
+                               test_note=f"test file {test}")
+        pool, held = _split(pool, test_fraction, split_seed)
+        return FewShotTask(Path(train).stem, pool, held, str(train),
+                           test_note=f"{test_fraction:.0%} of {train} held out (stratified, seed {split_seed})")
+    if data is None:
+        raise GeneMaskInputError("no data set given.", fix="use --data DIR_OR_FILE, --data demo, "
+                                                           "or --train FILE [--test FILE].")
+    if str(data) == "demo":
+        return demo_task()
+    path = Path(data).expanduser()
+    if path.is_file():
+        return load_task(train=path, test=test, test_fraction=test_fraction, split_seed=split_seed)
+    if not path.is_dir():
+        raise GeneMaskInputError(f"data set {str(data)!r} is neither a folder nor a file.",
+                                 fix="give a GeneMask-layout folder, a GUE folder, a labelled "
+                                     "TSV/CSV file, or 'demo'.")
+    if (path / "train.csv").exists() or (path / "train.tsv").exists():  # GUE-style
+        train_file = path / "train.csv" if (path / "train.csv").exists() else path / "train.tsv"
+        test_file = next((path / n for n in ("test.csv", "test.tsv") if (path / n).exists()), None)
+        return load_task(train=train_file, test=test or test_file, test_fraction=test_fraction,
+                         split_seed=split_seed)
+    folders = _shot_folders(path)
+    if not folders:
+        raise GeneMaskInputError(
+            "no shot folders (10/, 50/, ...) and no train.csv: not a few-shot data set.",
+            source=path, fix="use the GeneMask layout (shot folders + test.tsv) or GUE's "
+                             "train.csv/test.csv.")
+    shot_files = {k: _read(f) for k, f in folders.items()}
+    pool = pd.concat(shot_files.values(), ignore_index=True).drop_duplicates("sequence",
+                                                                            ignore_index=True)
+    _check_classes(pool, path)
+    test_file = test or next((p for p in (path / "test.tsv", path / "full-dataset" / "test.tsv",
+                                          path / "test.csv") if p.exists()), None)
+    if test_file is not None:
+        return FewShotTask(path.name, pool, _read(Path(test_file)), str(path), shot_files,
+                           test_note=f"test file {test_file}")
+    return FewShotTask(path.name, pool, None, str(path), shot_files,
+                       test_note=f"{path.name} ships no test file: each run is tested on the rows "
+                                 "of its shot files (deduplicated) that its training draw did not use")
+
+
+def _draw_per_class(frame: pd.DataFrame, shots: int, seed: int, source) -> pd.DataFrame:
+    rng = np.random.default_rng([seed, shots])
+    parts = []
+    for label, rows in frame.groupby("label"):
+        if len(rows) < shots:
+            raise GeneMaskInputError(
+                f"{shots} shots per class asked, but class {int(label)} has only {len(rows)} "
+                "row(s) in the pool.", source=source,
+                fix=f"use at most {frame['label'].value_counts().min()} shots, or a larger pool.")
+        parts.append(rows.iloc[np.sort(rng.choice(len(rows), size=shots, replace=False))])
+    out = pd.concat(parts)
+    return out.iloc[rng.permutation(len(out))].reset_index(drop=True)
+
+
+def draw_shots(task: FewShotTask, shots: int, seed: int, from_pool: bool = False,
+               max_test: int | None = None) -> ShotDraw:
+    """k = ``shots`` training rows per class for ``seed``, and a disjoint test set.
+
+    ``from_pool`` ignores the dataset's own shot files and draws from the pool.
+    ``max_test`` keeps a seeded random subset of the test rows (quick looks only).
+    """
+    if int(shots) < 1:
+        raise GeneMaskInputError(f"shots must be at least 1 per class, got {shots}.")
+    _check_classes(task.pool, task.source)
+    file = task.shot_files.get(int(shots)) if not from_pool else None
+    if file is not None:
+        counts = file["label"].value_counts()
+        name = Path(file["file"].iloc[0])
+        if len(counts) == len(task.classes) and (counts == shots).all():
+            train = file.reset_index(drop=True)
+            train_source = f"the data set's own shot file {name.parent.name}/{name.name}"
+        else:
+            train = _draw_per_class(file, shots, seed, name)
+            train_source = (f"{shots} per class drawn with seed {seed} from shot file "
+                            f"{name.parent.name}/{name.name} ({len(file)} rows)")
+    else:
+        train = _draw_per_class(task.pool, shots, seed, task.source)
+        train_source = f"{shots} per class drawn with seed {seed} from a pool of {len(task.pool)} rows"
+    used = set(train["sequence"])
+    removed = 0
+    if task.test is not None:
+        keep = ~task.test["sequence"].isin(used)
+        removed = int((~keep).sum())
+        test = task.test[keep].reset_index(drop=True)
+        test_source = task.test_note + (f" ({removed} row(s) also in the training draw removed)"
+                                        if removed else "")
+    else:
+        test = task.pool[~task.pool["sequence"].isin(used)].reset_index(drop=True)
+        test_source = task.test_note + f" ({len(test)} rows)"
+    if len(test) == 0 or test["label"].nunique() < 2:
+        raise GeneMaskInputError(
+            f"no test rows of at least two classes are left after drawing {shots} shots "
+            f"({len(test)} rows).", source=task.source,
+            fix="use fewer shots, or give a test file with --test.")
+    if max_test is not None and len(test) > max_test:
+        rng = np.random.default_rng(seed)
+        test = test.iloc[np.sort(rng.choice(len(test), size=max_test, replace=False))]
+        test = test.reset_index(drop=True)
+        test_source += f"; a random {max_test} of them"
+    return ShotDraw(train, test, int(shots), int(seed), train_source, test_source, removed)
+
+
+def demo_task(seed: int = 0, window: int = 70, n_per_class: int = 1000,
+              test_fraction: float = 0.5) -> FewShotTask:
+    """Binary task from the demo genome: does a window hold a planted motif?
+
+    Positives: ``window``-nt windows (Prom-core's 70 nt by default) that contain a whole
+    planted JASPAR site at a random offset; negatives: windows of the same genome that
+    overlap no planted site. Windows with N are skipped; soft-masked bases are
+    upper-cased. Half of each class is the fixed test set.
+    """
+    from ..sequences import demo_genome
+    genome = demo_genome()
+    rng = np.random.default_rng(seed)
+    seqs = {r.name: r.sequence.upper() for r in genome.records}
+    sites = genome.motifs
+    covered = {name: np.zeros(len(s) + 1, dtype=np.int32) for name, s in seqs.items()}
+    for rec, start, end in sites[["record", "start", "end"]].itertuples(index=False):
+        covered[rec][start] += 1
+        covered[rec][end] -= 1
+    covered = {name: np.cumsum(c)[:-1] > 0 for name, c in covered.items()}
+    pos, neg = [], []
+    for i in rng.permutation(len(sites)):
+        rec, start, end = sites.iloc[i][["record", "start", "end"]]
+        width = end - start
+        if width > window:
+            continue
+        left = int(start - rng.integers(0, window - width + 1))
+        text = seqs[rec][max(left, 0):left + window]
+        if len(text) == window and "N" not in text:
+            pos.append(text)
+        if len(pos) >= n_per_class:
+            break
+    names = list(seqs)
+    while len(neg) < len(pos):
+        rec = names[int(rng.integers(len(names)))]
+        left = int(rng.integers(0, len(seqs[rec]) - window))
+        text = seqs[rec][left:left + window]
+        if "N" not in text and not covered[rec][left:left + window].any():
+            neg.append(text)
+    frame = pd.DataFrame({"sequence": pos + neg, "label": [1] * len(pos) + [0] * len(neg)})
+    frame["line"], frame["file"] = np.arange(len(frame)) + 1, "demo"
+    pool, test = _split(frame, test_fraction, seed)
+    return FewShotTask("demo-motifs", pool, test, "demo",
+                       test_note=f"{test_fraction:.0%} of the demo motif windows held out")

@@ -1,0 +1,85 @@
+"""Run one registry run folder: ``python -m genemask_viz.training.worker RUN_DIR``.
+
+:func:`execute_run` is what both the background worker and the foreground
+command line call: it reads ``config.json``, marks the run ``running``, runs it,
+and leaves ``done``, ``cancelled`` or ``failed`` (with the error message) in
+``status.json``. Under ``accelerate launch`` only process 0 writes the status.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from .registry import read_json, set_status, wait_for_slot
+
+__all__ = ["execute_run", "main"]
+
+
+def _now() -> str:
+    return _dt.datetime.now().isoformat(timespec="seconds")
+
+
+def execute_run(run_dir: str | os.PathLike, progress: bool = True, queue: bool = False,
+                callbacks=()) -> dict:
+    """Run the job described by ``RUN_DIR/config.json``; returns the final status.
+
+    ``queue=True`` waits for a free slot first (background workers); the error of
+    a failed run is recorded and re-raised.
+    """
+    run_dir = Path(run_dir)
+    cfg = read_json(run_dir / "config.json")
+    if cfg is None:
+        raise FileNotFoundError(f"{run_dir}: no config.json")
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    if is_main:
+        if queue:
+            if not wait_for_slot(run_dir):
+                return read_json(run_dir / "status.json")
+        else:
+            set_status(run_dir, state="running", pid=os.getpid(), started=_now(), error=None,
+                       message=None)
+    try:
+        if cfg["kind"] == "pretrain":
+            from .pretrain import PretrainConfig, pretrain
+            result = pretrain(PretrainConfig(**cfg["params"]), run_dir, progress=progress,
+                              callbacks=callbacks)
+            cancelled = result.cancelled
+        else:
+            from .fewshot import FewShotConfig, run_fewshot
+            result = run_fewshot(FewShotConfig(**cfg["params"]), run_dir, progress=progress,
+                                 callbacks=callbacks)
+            cancelled = result.cancelled
+    except BaseException as exc:
+        if is_main:
+            cancelled = isinstance(exc, KeyboardInterrupt)
+            set_status(run_dir, state="cancelled" if cancelled else "failed",
+                       error=None if cancelled else f"{type(exc).__name__}: {exc}",
+                       finished=_now(), traceback=traceback.format_exc(limit=8))
+        raise
+    if is_main:
+        set_status(run_dir, state="cancelled" if cancelled else "done", finished=_now(),
+                   message="cancelled; the last checkpoint is kept" if cancelled else None)
+    return read_json(run_dir / "status.json")
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m genemask_viz.training.worker RUN_DIR", file=sys.stderr)
+        return 2
+    try:
+        status = execute_run(argv[0], progress=False, queue=True)
+    except Exception:
+        traceback.print_exc()
+        return 1
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # other accelerate processes: process 0 reports the state
+    return 0 if status.get("state") in ("done", "cancelled") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
