@@ -16,6 +16,7 @@ so a whole chromosome is never held.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from typing import Iterator
@@ -66,6 +67,42 @@ def _record_code_stream(source) -> Iterator[tuple[int, np.ndarray]]:
                                      fix="give FASTA paths, Records or sequence strings.")
 
 
+class _RunCutter:
+    """Cuts the current ACGT run into segments of drawn lengths."""
+
+    def __init__(self, spec: SegmentSpec, rng: np.random.Generator):
+        self.spec, self.rng = spec, rng
+        self.pending: list[np.ndarray] = []  # the current run's uncut bases
+        self.pending_len = 0
+        self.target = self.draw()
+
+    def draw(self) -> int:
+        if self.rng.random() < self.spec.p_full:
+            return self.spec.max_len
+        return int(self.rng.integers(self.spec.min_len, self.spec.max_len + 1))
+
+    def _emit(self) -> str:
+        out = codes_to_str(np.concatenate(self.pending))
+        self.pending, self.pending_len = [], 0
+        self.target = self.draw()
+        return out
+
+    def feed(self, run: np.ndarray) -> Iterator[str]:
+        """More bases of the current run; yields every segment completed."""
+        while run.size:
+            piece, run = run[: self.target - self.pending_len], run[self.target - self.pending_len:]
+            self.pending.append(piece)
+            self.pending_len += piece.size
+            if self.pending_len == self.target:
+                yield self._emit()
+
+    def end_run(self) -> Iterator[str]:
+        """The run ended (N gap, record end): its last piece if long enough."""
+        if self.pending_len >= self.spec.min_len:
+            yield self._emit()
+        self.pending, self.pending_len = [], 0
+
+
 def iter_segments(source, seed: int = 0, spec: SegmentSpec | None = None,
                   limit: int | None = None) -> Iterator[str]:
     """Yield pretraining segments (upper-case ACGT strings) from ``source``.
@@ -75,37 +112,15 @@ def iter_segments(source, seed: int = 0, spec: SegmentSpec | None = None,
     seed and source give the same segments.
     """
     spec = spec or SegmentSpec()
-    rng = np.random.default_rng(seed)
+    return itertools.islice(_cut_segments(source, spec, np.random.default_rng(seed)), limit)
 
-    def draw() -> int:
-        if rng.random() < spec.p_full:
-            return spec.max_len
-        return int(rng.integers(spec.min_len, spec.max_len + 1))
 
-    emitted = 0
-    record = -1
-    skip = 0
-    pending: list[np.ndarray] = []  # current ACGT run, not yet cut
-    pending_len = 0
-    target = draw()
-
-    def flush_run():
-        nonlocal pending, pending_len
-        out = None
-        if pending_len >= spec.min_len:
-            out = codes_to_str(np.concatenate(pending))
-        pending, pending_len = [], 0
-        return out
-
+def _cut_segments(source, spec: SegmentSpec, rng: np.random.Generator) -> Iterator[str]:
+    cutter = _RunCutter(spec, rng)
+    record, skip = -1, 0
     for rec, codes in _record_code_stream(source):
         if rec != record:  # a new record: close the open run, draw a new offset
-            tail = flush_run()
-            if tail is not None:
-                yield tail
-                emitted += 1
-                if limit is not None and emitted >= limit:
-                    return
-                target = draw()
+            yield from cutter.end_run()
             record = rec
             skip = int(rng.integers(0, spec.max_offset)) if spec.max_offset > 0 else 0
         if skip:
@@ -113,46 +128,18 @@ def iter_segments(source, seed: int = 0, spec: SegmentSpec | None = None,
             codes, skip = codes[take:], skip - take
         if codes.size == 0:
             continue
-        # split the chunk into ACGT runs (vectorised run boundaries)
+        # the chunk's runs of valid codes, as (start, end) pairs (vectorised boundaries)
         bad = codes >= INVALID
         edges = np.flatnonzero(np.diff(np.concatenate(([True], bad, [True])).astype(np.int8)))
-        # edges come in pairs (start, end) of runs of valid codes, plus gaps between them
-        starts, ends = edges[0::2], edges[1::2]
         cursor = 0
-        for s, e in zip(starts, ends):
-            if s > cursor:  # an N gap before this run
-                tail = flush_run()
-                if tail is not None:
-                    yield tail
-                    emitted += 1
-                    if limit is not None and emitted >= limit:
-                        return
-                    target = draw()
-            run = codes[s:e]
-            while run.size:
-                need = target - pending_len
-                piece, run = run[:need], run[need:]
-                pending.append(piece)
-                pending_len += piece.size
-                if pending_len == target:
-                    yield codes_to_str(np.concatenate(pending))
-                    pending, pending_len = [], 0
-                    emitted += 1
-                    if limit is not None and emitted >= limit:
-                        return
-                    target = draw()
-            cursor = e
+        for start, end in zip(edges[0::2], edges[1::2]):
+            if start > cursor:  # an N gap before this run
+                yield from cutter.end_run()
+            yield from cutter.feed(codes[start:end])
+            cursor = end
         if cursor < codes.size:  # the chunk ends inside an N gap
-            tail = flush_run()
-            if tail is not None:
-                yield tail
-                emitted += 1
-                if limit is not None and emitted >= limit:
-                    return
-                target = draw()
-    tail = flush_run()
-    if tail is not None and (limit is None or emitted < limit):
-        yield tail
+            yield from cutter.end_run()
+    yield from cutter.end_run()
 
 
 def take_segments(source, n: int, seed: int = 0, spec: SegmentSpec | None = None) -> list[str]:
