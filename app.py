@@ -1,0 +1,99 @@
+"""GeneMask explorer: the entry point (``streamlit run app.py``).
+
+Navigation is ``st.navigation``: this file holds the home page and lists the pages in
+``pages/`` (each page file also runs on its own, which is how the tests load them).
+"""
+
+import streamlit as st
+
+from genemask_viz.app_logic import device_summary, shared_data_dir
+from genemask_viz.app_logic.inputs import hg38_ranking_path
+from genemask_viz.plots import overlap_schematic
+from genemask_viz.sequences import DEMO_MOTIFS
+
+#: url path -> (page file, title, icon)
+PAGES = {
+    "mask-explorer": ("pages/1_Mask_Explorer.py", "Mask Explorer", ":material/search:"),
+    "pmi-motifs": ("pages/2_PMI_k-mers_and_motifs.py", "PMI k-mers and motifs", ":material/bar_chart:"),
+    "pretraining-lab": ("pages/3_Pretraining_Lab.py", "Pretraining Lab", ":material/model_training:"),
+    "few-shot-lab": ("pages/4_Few-shot_Lab.py", "Few-shot Lab", ":material/target:"),
+}
+BLURBS = {
+    "mask-explorer": "See which tokens and nucleotides each masking strategy hides on a sequence.",
+    "pmi-motifs": "Rank k-mers by PMI and compare the top ones with known JASPAR motifs.",
+    "pretraining-lab": "Pretrain a small model in the background with different strategies; compare losses.",
+    "few-shot-lab": "Fine-tune on 10 to 1000 examples per class and compare models with error bars.",
+}
+
+
+@st.cache_resource(max_entries=1)
+def training_device() -> dict:
+    return device_summary()
+
+
+def home():
+    st.title("GeneMask explorer")
+    st.markdown(
+        "DNA language models such as **DNABERT** read a sequence as overlapping *k*-mers "
+        "(for k = 6: `GATTAC`, `ATTACA`, `TTACAG`, ...) and learn by guessing **masked** tokens. "
+        "Because neighbouring k-mers overlap, a masked token can be copied back from its "
+        "neighbours unless they are masked too. **GeneMask** (Roy et al., ECAI 2023) masks whole "
+        "spans and centres them on the k-mer with the highest **PMI** score nearby: k-mers whose "
+        "letters occur together far more often than chance, which tend to resemble transcription-"
+        "factor motifs. The paper reports better few-shot classification after much shorter pretraining.")
+    st.plotly_chart(overlap_schematic(), key="home_schematic", config={"displayModeBar": False})
+    st.caption("Each grey or coloured bar is one 6-mer token under the sequence; coloured bars are masked. "
+               "A nucleotide is **hidden** (red) only when every token that covers it is masked. Masking "
+               "one token hides nothing; DNABERT's 6-token span hides 1 nucleotide; GeneMask's 11-token "
+               "span around the chosen k-mer hides all 6 of its nucleotides.")
+
+    st.header("What you can do here")
+    cols = st.columns(4)
+    for col, (key, text) in zip(cols, BLURBS.items()):
+        path, label, icon = PAGES[key]
+        with col:
+            st.page_link(path, label=label, icon=icon)
+            st.caption(text)
+
+    st.header("Data")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Demo genome (default everywhere)")
+        st.markdown(
+            "A synthetic genome generated on this machine (nothing is downloaded): 4 records of "
+            "500 kbp with human-like base composition, tandem repeats, a few N gaps and 600 planted "
+            "sites of each of " + ", ".join(f"**{n}**" for n in DEMO_MOTIFS.values()) +
+            " (JASPAR motifs), so every answer can be checked against the truth. Its PMI table "
+            "is computed in about a second on first use.")
+    with right:
+        st.subheader("Shared research data")
+        root = shared_data_dir()
+        if root is None:
+            st.info("The shared data folder (`../shared/data` next to this repository) is not present. "
+                    "Everything works on the demo genome; to use the GeneMask release's hg38 ranking and "
+                    "the few-shot benchmarks, place them there.")
+        else:
+            ranking = hg38_ranking_path()
+            st.success(f"Found `{root}`.")
+            st.markdown(("- hg38 6-mer PMI ranking (GeneMask release): **available**\n" if ranking else
+                         "- hg38 6-mer PMI ranking: not found\n") +
+                        ("- few-shot benchmarks: " + ", ".join(
+                            sorted(p.name for p in (root / "genemask" / "fewshot").iterdir() if p.is_dir()))
+                         if (root / "genemask" / "fewshot").is_dir() else "- few-shot benchmarks: not found"))
+
+    st.header("Training device")
+    with st.spinner("Checking for a GPU..."):
+        dev = training_device()
+    if dev.get("cuda"):
+        st.success(f"Training would use the GPU **{dev['device']}**" + (" (bf16)." if dev.get("bf16") else "."))
+    else:
+        st.info(f"Training would use the **CPU**. {dev['note']}")
+    st.caption("The app listens on this computer only (localhost) and reads only files you upload "
+               "or folders you name.")
+
+
+st.set_page_config(page_title="GeneMask explorer", page_icon=":material/genetics:", layout="wide")
+navigation = st.navigation(
+    [st.Page(home, title="Home", icon=":material/home:", default=True)]
+    + [st.Page(path, title=title, icon=icon, url_path=key) for key, (path, title, icon) in PAGES.items()])
+navigation.run()

@@ -1,0 +1,336 @@
+"""The Streamlit app: every page through streamlit.testing.v1.AppTest, and the logic behind it.
+
+Pages are driven by widget keys; the numbers they show are checked against the library
+computed here independently (same sequence, table and seed). The labs never train in
+these tests: launching must leave a queued run in a temporary runs folder (a fake
+running run holds the only slot), and finished runs are written by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from genemask_viz.app_logic import (demo_window, draw_statistics, launch_run, mask_view,
+                                    parse_pasted, read_upload, span_lengths)
+from genemask_viz.app_logic.explorer import encode, summarise_draws
+from genemask_viz.app_logic.inputs import hg38_ranking_path, fewshot_root
+from genemask_viz.app_logic.pmi import filter_table, headline
+from genemask_viz.errors import GeneMaskInputError
+from genemask_viz.masking import mask_batch, token_scores
+
+REPO = Path(__file__).resolve().parents[1]
+PAGE = {name: str(REPO / path) for name, path in {
+    "home": "app.py", "explorer": "pages/1_Mask_Explorer.py", "pmi": "pages/2_PMI_k-mers_and_motifs.py",
+    "pretrain": "pages/3_Pretraining_Lab.py", "fewshot": "pages/4_Few-shot_Lab.py"}.items()}
+TIMEOUT = 120  # seconds per script run: the first run generates the demo genome on a loaded machine
+
+
+# ---- shared fixtures ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def genome():
+    from genemask_viz.sequences import demo_genome
+    return demo_genome(seed=0)
+
+
+@pytest.fixture(scope="module")
+def table(genome):
+    from genemask_viz.ngrams import compute_table
+    return compute_table(genome.records, max_n=10, min_count=101)
+
+
+def app(page: str) -> AppTest:
+    return AppTest.from_file(PAGE[page], default_timeout=TIMEOUT)
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def frame(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table shown whose columns include ``column`` (dataframes carry no key)."""
+    for d in at.dataframe:
+        if column in d.value.columns:
+            return d.value
+    raise AssertionError(f"no table with a {column!r} column on the page")
+
+
+def library_rates(sequence, strategy, table, k=6, seed=0, **params):
+    ids, att = encode([sequence], k)
+    kw = {}
+    if strategy in ("genemask", "genemask-released"):
+        kw["scores"] = token_scores(table, k)
+    elif strategy == "pmi-span":
+        kw["table"] = table
+    res = mask_batch(ids, att, strategy, k=k, seed=seed, **kw, **params)
+    return f"{100 * res.token_rate:.2f}%", f"{100 * res.hidden_rate:.2f}%"
+
+
+def write_running_run(root: Path) -> Path:
+    """A fake run that is 'running' in this (alive) test process: it holds the only slot."""
+    from genemask_viz.training.registry import create_run, set_status
+    run = create_run("pretrain", {"fake": True}, root=root, name="0-slot-holder")
+    set_status(run, state="running", pid=os.getpid(), step=1, max_steps=10)
+    return run
+
+
+def write_finished_runs(root: Path) -> dict:
+    """One finished pretraining run with losses and one finished few-shot run with results."""
+    from genemask_viz.training.fewshot import FewShotConfig
+    from genemask_viz.training.pretrain import PretrainConfig
+    from genemask_viz.training.registry import (append_metrics, create_run, set_status,
+                                                write_json_atomic)
+    pre = create_run("pretrain", asdict(PretrainConfig(steps=20, strategy="genemask")), root=root,
+                     name="1-pretrain-done")
+    for step in range(2, 21, 2):
+        append_metrics(pre, {"step": step, "loss": 8.3 - 0.1 * step, "lr": 1e-4, "elapsed": step / 10})
+    append_metrics(pre, {"step": 20, "eval_loss": 6.5, "eval_accuracy": 0.031})
+    write_json_atomic(pre / "eval.json", {"eval_loss": 6.5, "eval_accuracy": 0.031})
+    set_status(pre, state="done", step=20, max_steps=20)
+    few = create_run("fewshot", asdict(FewShotConfig(shots=[10, 50], seeds=2)), root=root,
+                     name="2-fewshot-done")
+    rows = [{"dataset": "demo", "model": "tiny", "shots": s, "seed": seed,
+             "accuracy": 0.5 + 0.001 * s + 0.02 * seed, "macro_f1": 0.5, "mcc": 0.1 * seed,
+             "auroc": 0.6} for s in (10, 50) for seed in (0, 1)]
+    pd.DataFrame(rows).to_csv(few / "results.csv", index=False)
+    set_status(few, state="done", step=8, max_steps=8)
+    return {"pretrain": pre, "fewshot": few, "rows": pd.DataFrame(rows)}
+
+
+# ---- app logic -------------------------------------------------------------------------------------
+def test_parse_pasted_accepts_fasta_kmers_and_rejects_junk():
+    assert parse_pasted(">x\nacgt acgt\n12 ACGTAA\n>y\nTTTT") == "ACGTACGTACGTAA"
+    assert parse_pasted("ACGTAC CGTACG GTACGT") == "ACGTACGT"  # overlapping 6-mers decoded
+    with pytest.raises(GeneMaskInputError, match="not nucleotide letters"):
+        parse_pasted("ACGTXXACGT")
+    with pytest.raises(GeneMaskInputError, match="at least 6"):
+        parse_pasted("ACG")
+    with pytest.raises(GeneMaskInputError, match="more than 100"):
+        parse_pasted("A" * 101, max_nt=100)
+
+
+def test_read_upload_caps_size_and_explains_bad_files():
+    recs = read_upload("x.fa", b">one\nACGTACGTAC\n>two\nacgtnnacgt\n")
+    assert recs == [("one", "ACGTACGTAC"), ("two", "ACGTNNACGT")]
+    with pytest.raises(GeneMaskInputError, match="over the 0 MB limit"):
+        read_upload("big.fa", b">a\n" + b"A" * 2000, max_bytes=1000)
+    with pytest.raises(GeneMaskInputError) as err:
+        read_upload("bad.fa", b">a\nACGT!!\n")
+    assert "bad.fa" in str(err.value) and "Fix:" in str(err.value)
+
+
+def test_demo_window_is_centred_on_a_planted_motif(genome):
+    w = demo_window(genome, record=1, window=3, length=200)
+    assert len(w.sequence) == 200 and w.record == "chr2"
+    assert len(w.motifs) >= 1
+    site = w.motifs.iloc[0]
+    assert 0 <= site["start"] < site["end"] <= 200
+    planted = w.sequence[site["start"]:site["end"]]
+    assert planted == site["site"].upper()
+
+
+def test_mask_view_matches_the_library_in_sequence_coordinates(genome, table):
+    seq = demo_window(genome, 0, 0, 300).sequence
+    view = mask_view(seq, "genemask", table, seed=5)
+    ids, att = encode([seq])
+    res = mask_batch(ids, att, "genemask", scores=token_scores(table, 6), seed=5)
+    assert np.array_equal(view.token_mask, res.token_mask[0, 1:-1].numpy())
+    assert np.array_equal(view.hidden, res.hidden_nt[0, 1:301].numpy())
+    assert view.token_rate == pytest.approx(res.token_rate)
+    # the chosen k-mer of each centre is the k-mer found at that position, with its table score
+    scores = token_scores(table, 6)
+    for row in view.chosen.itertuples():
+        assert seq[row.pos:row.pos + 6] == row.kmer
+        assert row.score == pytest.approx(scores[int(ids[0, row.pos + 1])])
+    # an extended span hides the 6 nucleotides of its chosen k-mer
+    for row in view.chosen[view.chosen["extended"]].itertuples():
+        assert view.hidden[row.pos:row.pos + 6].all()
+
+
+def test_span_lengths_and_draw_statistics(genome, table):
+    assert span_lengths(np.array([[1, 1, 0, 1, 0, 1, 1, 1]], bool)).tolist() == [2, 1, 3]
+    assert span_lengths(np.zeros((2, 5), bool)).size == 0
+    seq = demo_window(genome, 0, 2, 515).sequence
+    rates, runs = draw_statistics(seq, ["random", "dnabert"], table, n_draws=100, seed=0)
+    assert len(rates) == 200
+    # first draw of the batch equals a one-row draw with the same generator state
+    g = torch.Generator().manual_seed(0)
+    ids, att = encode([seq])
+    ids, att = ids.expand(100, -1).contiguous(), att.expand(100, -1).contiguous()
+    res = mask_batch(ids, att, "dnabert", generator=g)
+    assert rates[rates.strategy == "dnabert"].token_rate.iloc[0] == pytest.approx(
+        float(res.token_mask[0].sum()) / float(res.maskable[0].sum()))
+    summary = summarise_draws(rates, runs).set_index("strategy")
+    assert summary.loc["random", "masked tokens % (mean)"] == pytest.approx(15, abs=2)
+    assert summary.loc["random", "hidden nt % (mean)"] < 1  # i.i.d. tokens almost never hide a base
+    assert summary.loc["dnabert", "mean hidden run (nt)"] >= 1
+
+
+def test_launch_queues_beyond_the_concurrency_limit(tmp_path):
+    from genemask_viz.training import cancel_run, run_status
+    write_running_run(tmp_path)
+    run = launch_run("pretrain", dict(corpus="demo", strategy="dnabert", steps=5), root=tmp_path,
+                     max_concurrent=1)
+    assert run_status(run)["state"] == "queued"
+    assert json.loads((run / "config.json").read_text())["params"]["strategy"] == "dnabert"
+    with pytest.raises(GeneMaskInputError, match="unknown masking strategy"):
+        launch_run("pretrain", dict(strategy="nope"), root=tmp_path)
+    assert cancel_run(run, timeout_s=20)["state"] == "cancelled"
+
+
+# ---- pages ------------------------------------------------------------------------------------------
+def test_home_page_describes_genemask_data_and_device():
+    from genemask_viz.app_logic import device_summary
+    at = app("home").run()
+    assert not at.exception
+    assert at.title[0].value == "GeneMask explorer"
+    assert [h.value for h in at.header] == ["What you can do here", "Data", "Training device"]
+    dev = device_summary()
+    shown = " ".join(x.value for x in list(at.info) + list(at.success))
+    assert ("GPU" in shown) if dev["cuda"] else ("CPU" in shown)
+    data_msgs = " ".join(x.value for x in list(at.info) + list(at.success))
+    assert ("shared data folder" in data_msgs) == (hg38_ranking_path() is None and fewshot_root() is None)
+
+
+def test_mask_explorer_shows_the_library_rates_for_each_seed_and_strategy(genome, table):
+    at = app("explorer").run()
+    assert not at.exception
+    seq = demo_window(genome, 0, 0, 515).sequence
+    assert (metric(at, "masked tokens"), metric(at, "hidden nucleotides")) == \
+        library_rates(seq, "genemask", table, seed=0)
+    at.number_input(key="mx_seed").set_value(7).run()
+    assert (metric(at, "masked tokens"), metric(at, "hidden nucleotides")) == \
+        library_rates(seq, "genemask", table, seed=7)
+    at.selectbox(key="mx_strategy").select("dnabert").run()
+    at.selectbox(key="mx_k").select(4).run()
+    assert not at.exception
+    assert metric(at, "masked tokens") == library_rates(seq, "dnabert", table, k=4, seed=7)[0]
+    at.selectbox(key="mx_strategy").select("pmi-span").run()
+    assert not at.exception and metric(at, "centres drawn") == "0"
+    assert metric(at, "masked tokens") == library_rates(seq, "pmi-span", table, k=4, seed=7)[0]
+    # comparison and statistics sections render with the library's numbers
+    compare = frame(at, "masked %")
+    assert list(compare["strategy"]) == ["dnabert", "genemask"]
+    stats = frame(at, "masked tokens % (mean)")
+    assert list(stats["strategy"]) == ["random", "dnabert", "genemask", "pmi-span"]
+
+
+def test_mask_explorer_paste_shows_messages_not_tracebacks(table):
+    at = app("explorer").run()
+    at.radio(key="mx_source").set_value("Paste a sequence").run()
+    assert not at.exception and "Paste a DNA sequence" in at.info[0].value
+    at.text_area(key="mx_paste").input("ACGTXXACGT").run()
+    assert not at.exception and "not nucleotide letters" in at.error[0].value
+    seq = "ACGTTGCATGCCGGATATCCGTAGGCTAGCTAGGATCCATGACGTACGTAGCTAGCTAGCTAGGCTAGCATGCAT"
+    at.text_area(key="mx_paste").input(seq).run()
+    assert not at.exception
+    assert metric(at, "masked tokens") == library_rates(seq, "genemask", table, seed=0)[0]
+
+
+@pytest.mark.skipif(fewshot_root() is None, reason="../shared/data few-shot benchmarks absent")
+def test_mask_explorer_masks_a_benchmark_row():
+    from genemask_viz.sequences import read_labelled
+    at = app("explorer").run()
+    at.radio(key="mx_source").set_value("Benchmark dataset row").run()
+    at.selectbox(key="mx_dataset").select("Prom-core").run()
+    at.number_input(key="mx_row").set_value(3).run()
+    assert not at.exception
+    path = at.selectbox(key="mx_file").value
+    expected = read_labelled(path).loc[3, "sequence"]
+    assert at.subheader[0].value.endswith(f"{len(expected)} nt, {len(expected) - 5} tokens")
+
+
+def test_pmi_page_filters_the_table_and_compares_with_motifs(table):
+    at = app("pmi").run()
+    assert not at.exception
+    shown = frame(at, "ngram")
+    expected = filter_table(table, 6, 0, None, 50)
+    assert list(shown["ngram"]) == list(expected["ngram"])
+    at.selectbox(key="pm_n").select(7).run()
+    at.number_input(key="pm_top").set_value(10).run()
+    at.number_input(key="pm_filter_count").set_value(500).run()
+    shown = frame(at, "ngram")
+    assert list(shown["ngram"]) == list(filter_table(table, 7, 500, None, 10)["ngram"])
+    assert (shown["count"] >= 500).all() and len(shown) == 10
+    # the motif comparison (JASPAR, offline) on the 6-mers
+    at.selectbox(key="pm_n").select(6).run()
+    at.button(key="pm_run_motifs").click().run()
+    assert not at.exception, at.exception
+    from genemask_viz.motifs import compare_table
+    rho = headline(compare_table(table, n=6, top=100))["rho"]
+    assert f"Spearman rho = {rho:.2f}" in at.success[0].value
+    assert len(frame(at, "fraction_of_max")) == 3
+
+
+@pytest.mark.skipif(hg38_ranking_path() is None, reason="../shared/data hg38 ranking absent")
+def test_pmi_page_loads_the_hg38_ranking():
+    at = app("pmi").run()
+    at.radio(key="pm_source").set_value("hg38 ranking (GeneMask release)").run()
+    assert not at.exception
+    shown = frame(at, "ngram")
+    assert list(shown["ngram"].head(3)) == ["CCTCCC", "GGGAGG", "GTGTGT"]
+
+
+def test_pretraining_lab_launch_queues_and_cancel(tmp_path):
+    from genemask_viz.training import run_status
+    write_running_run(tmp_path)
+    at = app("pretrain")
+    at.session_state["lab_runs_dir"] = str(tmp_path)
+    at.run()
+    assert not at.exception
+    at.multiselect(key="pt_strategies").set_value(["genemask"])
+    at.number_input(key="pt_steps").set_value(10)
+    at.button[0].click()  # the form's submit button
+    at.run()
+    assert not at.exception and "Started 1 run(s)" in at.success[-1].value
+    new = [d for d in tmp_path.iterdir() if d.is_dir() and d.name != "0-slot-holder"]
+    assert len(new) == 1
+    params = json.loads((new[0] / "config.json").read_text())["params"]
+    assert (params["strategy"], params["steps"], params["model"]) == ("genemask", 10, "tiny")
+    assert run_status(new[0])["state"] == "queued"  # the only slot is taken
+    at.button(key=f"pt_cancel_{new[0].name}").click().run()
+    assert not at.exception
+    assert run_status(new[0])["state"] == "cancelled"
+
+
+def test_pretraining_lab_renders_a_finished_run(tmp_path):
+    write_finished_runs(tmp_path)
+    at = app("pretrain")
+    at.session_state["lab_runs_dir"] = str(tmp_path)
+    at.run()
+    assert not at.exception
+    runs = frame(at, "state")
+    assert runs.set_index("id").loc["1-pretrain-done", "eval_loss"] == pytest.approx(6.5)
+    assert at.multiselect(key="pt_compare").value == ["1-pretrain-done"]
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_fewshot_lab_renders_results_and_queues_a_launch(tmp_path):
+    from genemask_viz.training import cancel_run, run_status
+    made = write_finished_runs(tmp_path)
+    write_running_run(tmp_path)
+    at = app("fewshot")
+    at.session_state["lab_runs_dir"] = str(tmp_path)
+    at.run()
+    assert not at.exception
+    table = frame(at, "accuracy mean").set_index("shots")
+    expected = made["rows"].groupby("shots")["accuracy"].mean()
+    assert table.loc[10, "accuracy mean"] == pytest.approx(round(expected[10], 3))
+    assert table.loc[50, "accuracy count"] == 2
+    assert len(at.get("plotly_chart")) == 1
+    at.button(key="fs_start").click().run()
+    assert not at.exception and "Started" in at.success[-1].value
+    new = [d for d in tmp_path.iterdir() if d.is_dir() and d.name.endswith(tuple("0123456789abcdef"))
+           and "fewshot" in d.name and d.name != "2-fewshot-done"]
+    assert len(new) == 1 and run_status(new[0])["state"] == "queued"
+    params = json.loads((new[0] / "config.json").read_text())["params"]
+    assert (params["data"], params["shots"], params["seeds"]) == ("demo", [10, 50], 3)
+    assert cancel_run(new[0], timeout_s=20)["state"] == "cancelled"
