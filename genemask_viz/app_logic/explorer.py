@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GeneMaskInputError
+from ..masking.names import TABLE_STRATEGIES
 
 #: strategy -> what the app calls it
 STRATEGY_LABELS = {
@@ -26,7 +27,6 @@ STRATEGY_LABELS = {
     "pmi-span": "pmi-span (PMI-Masking units)",
 }
 #: strategies that need a PMI table
-TABLE_STRATEGIES = ("genemask", "genemask-released", "pmi-span")
 #: longest sequence one model input holds: 510 k-mer tokens
 MAX_TOKENS = 510
 

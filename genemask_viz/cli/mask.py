@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import sys
 
-GENEMASK_STRATEGIES = ("genemask", "genemask-released", "pmi-span")
+from ..masking.names import STRATEGIES, TABLE_STRATEGIES
+
 
 
 def register(sub) -> None:
-    from ..masking import STRATEGIES
     p = sub.add_parser("mask", help="mask sequences with a strategy and show tokens, spans and "
                                     "hidden nucleotides",
                        description=__doc__.split("\n", 2)[2].strip())
@@ -79,7 +79,7 @@ def run(args) -> int:
                                      source=args.fasta, fix=f"give at least {k} nucleotides.")
     params = {}
     table_source = None
-    if args.strategy in GENEMASK_STRATEGIES:
+    if args.strategy in TABLE_STRATEGIES:
         table, table_source = _load_table(args, k)
         if args.strategy == "pmi-span":
             params["units"] = unit_vocabulary(table)

@@ -15,7 +15,7 @@ from dataclasses import asdict
 
 
 def register(sub) -> None:
-    from ..training.corpus import STRATEGIES
+    from ..masking.names import STRATEGIES
     p = sub.add_parser("pretrain", help="MLM-pretrain a DNA BERT with a masking strategy",
                        description="Pretrain a k-mer BERT with Hugging Face Trainer and a GeneMask-"
                                    "family masking collator. Defaults: the paper's GeneMask optimiser "

@@ -6,25 +6,52 @@
 >>> result.token_mask, result.hidden_nt, result.spans, result.chosen_pos  # doctest: +SKIP
 """
 
-from .collator import GeneMaskCollator
-from .hidden import (hidden_nucleotides, kmer_positions, maskable_positions, nucleotide_codes,
-                     nucleotides_to_tokens, tokens_to_nucleotides, window_any)
-from .pmi_span import PMI_SPAN_TARGET_RATE, mask_pmi_span, segment_units
-from .reference import reference_hidden, reference_mask
-from .result import SPAN_KINDS, MaskResult, dnabert_span_offsets
-from .scores import (DEFAULT_UNIT_N_MAX, DEFAULT_UNIT_TOP_FRACTION, UnitVocabulary, token_scores,
-                     unit_vocabulary)
-from .strategies import (DNABERT_CENTRE_PROB, GENEMASK_CENTRE_PROB, GENEMASK_EXTEND_ALL_BELOW,
-                         GENEMASK_TOP_FRACTION, RANDOM_RATE, STRATEGIES, apply_bert_rule,
-                         mask_batch, mask_dnabert, mask_genemask, mask_genemask_released,
-                         mask_random)
+import importlib
 
-__all__ = ["GeneMaskCollator", "MaskResult", "SPAN_KINDS", "STRATEGIES", "UnitVocabulary",
-           "apply_bert_rule", "dnabert_span_offsets", "hidden_nucleotides", "kmer_positions",
-           "mask_batch", "mask_dnabert", "mask_genemask", "mask_genemask_released",
-           "mask_pmi_span", "mask_random", "maskable_positions", "nucleotide_codes",
-           "nucleotides_to_tokens", "reference_hidden", "reference_mask", "segment_units",
-           "token_scores", "tokens_to_nucleotides", "unit_vocabulary", "window_any",
-           "RANDOM_RATE", "DNABERT_CENTRE_PROB", "GENEMASK_CENTRE_PROB", "GENEMASK_TOP_FRACTION",
-           "GENEMASK_EXTEND_ALL_BELOW", "PMI_SPAN_TARGET_RATE", "DEFAULT_UNIT_TOP_FRACTION",
-           "DEFAULT_UNIT_N_MAX"]
+from .names import STRATEGIES, TABLE_STRATEGIES
+
+# sub-module of each public name: loaded on first use, so that `genemask --help` and
+# light users do not pay for importing torch and transformers
+_EXPORTS = {
+    "GeneMaskCollator": "collator",
+    "hidden_nucleotides": "hidden",
+    "kmer_positions": "hidden",
+    "maskable_positions": "hidden",
+    "nucleotide_codes": "hidden",
+    "nucleotides_to_tokens": "hidden",
+    "tokens_to_nucleotides": "hidden",
+    "window_any": "hidden",
+    "PMI_SPAN_TARGET_RATE": "pmi_span",
+    "mask_pmi_span": "pmi_span",
+    "segment_units": "pmi_span",
+    "reference_hidden": "reference",
+    "reference_mask": "reference",
+    "SPAN_KINDS": "result",
+    "MaskResult": "result",
+    "dnabert_span_offsets": "result",
+    "DEFAULT_UNIT_N_MAX": "scores",
+    "DEFAULT_UNIT_TOP_FRACTION": "scores",
+    "UnitVocabulary": "scores",
+    "token_scores": "scores",
+    "unit_vocabulary": "scores",
+    "DNABERT_CENTRE_PROB": "strategies",
+    "GENEMASK_CENTRE_PROB": "strategies",
+    "GENEMASK_EXTEND_ALL_BELOW": "strategies",
+    "GENEMASK_TOP_FRACTION": "strategies",
+    "RANDOM_RATE": "strategies",
+    "apply_bert_rule": "strategies",
+    "mask_batch": "strategies",
+    "mask_dnabert": "strategies",
+    "mask_genemask": "strategies",
+    "mask_genemask_released": "strategies",
+    "mask_random": "strategies",
+}
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["STRATEGIES", "TABLE_STRATEGIES", *_EXPORTS]

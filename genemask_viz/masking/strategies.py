@@ -34,6 +34,7 @@ import torch
 
 from ..errors import GeneMaskInputError
 from ..tokens import MASK_ID, N_SPECIAL
+from .names import STRATEGIES
 from .hidden import hidden_nucleotides, maskable_positions, row_bounds, window_any
 from .result import MaskResult, as_batch, dnabert_span_offsets, make_generator
 
@@ -41,7 +42,6 @@ __all__ = ["STRATEGIES", "RANDOM_RATE", "DNABERT_CENTRE_PROB", "GENEMASK_CENTRE_
            "GENEMASK_TOP_FRACTION", "GENEMASK_EXTEND_ALL_BELOW", "mask_random", "mask_dnabert",
            "mask_genemask", "mask_genemask_released", "mask_batch", "apply_bert_rule"]
 
-STRATEGIES = ("random", "dnabert", "genemask", "genemask-released", "pmi-span")
 #: BERT's token masking rate
 RANDOM_RATE = 0.15
 #: DNABERT's centre probability (its ``mlm_probability``)

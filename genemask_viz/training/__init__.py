@@ -10,7 +10,8 @@ Python API (what the app calls)::
     run_progress(run)                 # {"state", "step", "max_steps", "fraction", "loss", ...}
     cancel_run(run); list_runs(); load_results(run)
 
-Sub-modules load on use: importing this package does not import torch.
+Sub-modules load on use: importing this package does not import torch. The pretraining
+function is exported as ``run_pretraining`` (``training.pretrain`` is its module).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ _EXPORTS = {
                "pretraining_corpus"],
     "tasks": ["FewShotTask", "load_task", "demo_task", "draw_shots", "ShotDraw"],
     "metrics": ["classification_metrics"],
-    "pretrain": ["PretrainConfig", "PretrainResult", "pretrain", "device_info"],
+    "pretrain": ["PretrainConfig", "PretrainResult", "run_pretraining", "device_info"],
     "fewshot": ["FewShotConfig", "FewShotResult", "FinetuneSettings", "paper_settings",
                 "run_fewshot", "finetune_and_evaluate", "summarise"],
     "registry": ["STATES", "runs_root", "create_run", "start_run", "run_status", "run_progress",

@@ -22,13 +22,11 @@ import numpy as np
 import torch
 
 from ..errors import GeneMaskInputError
+from ..masking.names import STRATEGIES, TABLE_STRATEGIES
 
 __all__ = ["STRATEGIES", "SequenceDataset", "BatchCollator", "make_collator", "pretraining_corpus",
            "PretrainingCorpus"]
 
-#: masking strategies by name (spec section 3); "random" is BERT's i.i.d. masking
-STRATEGIES = ("genemask", "dnabert", "random", "genemask-released", "pmi-span")
-TABLE_STRATEGIES = ("genemask", "genemask-released", "pmi-span")
 MAX_REDRAWS = 20
 
 

@@ -223,3 +223,7 @@ def pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool 
 def _versions(torch) -> dict:
     import transformers
     return {"torch": torch.__version__, "transformers": transformers.__version__}
+
+
+#: the package-level name (``genemask_viz.training.pretrain`` is this module)
+run_pretraining = pretrain
