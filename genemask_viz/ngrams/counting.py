@@ -36,6 +36,7 @@ from ..sequences.fasta import (ALPHABET, CODE_TABLE, INVALID, Record, looks_like
 
 MAX_N_LIMIT = 12  # dense counters: 4^12 * 8 B = 134 MB
 MAX_THREADS = 4
+MERGE_BYTES = 1 << 31  # uint32 work counters are added to the int64 totals after this much input
 
 
 @njit(cache=True, nogil=True)
@@ -295,8 +296,19 @@ class NgramCounter:
         self.sources.append(str(path))
         self.end_record()
         threads = max(1, min(threads or os.cpu_count() or 1, MAX_THREADS))
-        counts = [self._counts] + [np.zeros_like(self._counts) for _ in range(threads - 1)]
-        ends = [self._ends] + [np.zeros_like(self._ends) for _ in range(threads - 1)]
+        # per-thread uint32 counters: half the memory traffic of int64 (the kernel is bound by
+        # random increments into 4^n_max counters); added into the int64 totals before any
+        # could overflow (a counter grows by at most one per byte read)
+        counts = [np.zeros(self._counts.size, dtype=np.uint32) for _ in range(threads)]
+        ends = [np.zeros(self._ends.size, dtype=np.uint32) for _ in range(threads)]
+        unmerged = 0
+
+        def merge():
+            for c, e in zip(counts, ends):
+                self._counts += c
+                self._ends += e
+                c[:] = 0
+                e[:] = 0
         carry = np.zeros(6, dtype=np.int64)  # exact state after everything before the group
         lines = 0
         records = 0
@@ -350,9 +362,11 @@ class NgramCounter:
                         progress(len(data))
                 last = results[-1][1]
                 carry = np.array([last[0], last[1], last[2], 0, 0, 0], dtype=np.int64)
-        for j in range(1, threads):
-            self._counts += counts[j]
-            self._ends += ends[j]
+                unmerged += sum(map(len, group))
+                if unmerged > MERGE_BYTES:
+                    merge()
+                    unmerged = 0
+        merge()
         if carry[1] > 0:
             _flush_run(carry[0], carry[1], self.max_n, self._ends, self._offsets)
         if records == 0:
