@@ -21,15 +21,19 @@ with a non-ACGT base). ``[UNK]`` is never masked, so the nucleotides it covers
 are never hidden.
 
 All helpers are batched tensor operations (cumulative sums over windows), no
-loop over positions.
+loop over positions; :func:`hidden_nucleotides` of 2-D CPU tensors runs the
+equivalent compiled kernel (:func:`._kernels.hidden_kernel`).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..tokens import N_SPECIAL, UNK_ID
 from ..sequences.fasta import INVALID
+
+_NO_MASK = np.zeros((1, 1), dtype=np.bool_)
 
 __all__ = ["kmer_positions", "maskable_positions", "window_any", "tokens_to_nucleotides",
            "nucleotides_to_tokens", "hidden_nucleotides", "nucleotide_codes", "row_bounds"]
@@ -97,10 +101,26 @@ def hidden_nucleotides(input_ids: torch.Tensor, token_mask: torch.Tensor, k: int
 
         hidden[b, p] = valid[b, p] and not any_{t = p-k+1 .. p} (kmer[b, t] and not mask[b, t])
     """
+    if _fast_path(input_ids, token_mask, attention_mask):
+        from ._kernels import hidden_kernel
+        from .result import numpy_view
+        att = _NO_MASK if attention_mask is None else numpy_view(attention_mask.bool())
+        hidden, valid = hidden_kernel(numpy_view(input_ids.long()), att, attention_mask is not None,
+                                      numpy_view(token_mask.bool()), k)
+        return torch.from_numpy(hidden), torch.from_numpy(valid)
     kmer = kmer_positions(input_ids, attention_mask)
     valid = tokens_to_nucleotides(kmer, k)
     seen = tokens_to_nucleotides(kmer & ~token_mask.bool(), k)
     return valid & ~seen, valid
+
+
+def _fast_path(input_ids, token_mask, attention_mask) -> bool:
+    """2-D CPU tensors of one shape: :func:`hidden_nucleotides` runs the compiled kernel."""
+    from . import strategies
+    tensors = [input_ids, token_mask] + ([] if attention_mask is None else [attention_mask])
+    return strategies._KERNELS and all(
+        isinstance(x, torch.Tensor) and x.device.type == "cpu" and x.shape == input_ids.shape
+        for x in tensors) and input_ids.dim() == 2 and not input_ids.dtype.is_floating_point
 
 
 def nucleotide_codes(input_ids: torch.Tensor, k: int) -> torch.Tensor:

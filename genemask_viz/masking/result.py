@@ -10,8 +10,10 @@ import torch
 from ..errors import GeneMaskInputError
 from ..sequences.kmertext import check_k
 from ..tokens import N_SPECIAL
+from ._kernels import value_range
 
-__all__ = ["MaskResult", "SPAN_KINDS", "dnabert_span_offsets", "as_batch", "make_generator"]
+__all__ = ["MaskResult", "SPAN_KINDS", "dnabert_span_offsets", "as_batch", "make_generator",
+           "numpy_view"]
 
 #: span kinds in :attr:`MaskResult.span_kind`
 SPAN_KINDS = ("centre", "extended", "unit")
@@ -114,10 +116,14 @@ def as_batch(input_ids, attention_mask=None, k: int = 6,
                                  fix="pass the 'input_ids' of a tokenized, padded batch.")
     ids = ids.long()
     vocab = N_SPECIAL + 4 ** k
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
-        raise GeneMaskInputError(f"token ids must lie in [0, {vocab}) for k={k}; found "
-                                 f"{int(ids.min())}..{int(ids.max())}.",
-                                 fix="pass the k the ids were tokenized with.")
+    if ids.numel():
+        if ids.device.type == "cpu":
+            lo, hi = value_range(numpy_view(ids))
+        else:
+            lo, hi = (int(v) for v in torch.aminmax(ids))
+        if lo < 0 or hi >= vocab:
+            raise GeneMaskInputError(f"token ids must lie in [0, {vocab}) for k={k}; found "
+                                     f"{lo}..{hi}.", fix="pass the k the ids were tokenized with.")
     masks = []
     for name, m in (("attention_mask", attention_mask), ("special_tokens_mask", special_tokens_mask)):
         if m is not None:
@@ -129,3 +135,8 @@ def as_batch(input_ids, attention_mask=None, k: int = 6,
             m = m.bool()
         masks.append(m)
     return ids, masks[0], masks[1]
+
+
+def numpy_view(t: torch.Tensor) -> np.ndarray:
+    """The C-contiguous numpy array of a CPU tensor (shares memory unless a copy is needed)."""
+    return (t if t.is_contiguous() else t.contiguous()).detach().numpy()

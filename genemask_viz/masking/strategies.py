@@ -25,6 +25,11 @@ random draws can also be injected (``centres=``) to compare against
     release's ``kmer_id_to_pmi_rank(center)`` does. For replication only.
 
 ``pmi-span`` lives in :mod:`genemask_viz.masking.pmi_span`.
+
+CPU batches of the centre strategies run one compiled pass
+(:func:`._kernels.centre_mask_kernel`); the torch code below is the path for
+other devices and, with ``_KERNELS = False``, the reference the kernel is
+tested against (``tests/test_masking_fast.py``): both give identical results.
 """
 
 from __future__ import annotations
@@ -35,8 +40,9 @@ import torch
 from ..errors import GeneMaskInputError
 from ..tokens import MASK_ID, N_SPECIAL
 from .names import STRATEGIES
+from ._kernels import centre_mask_kernel, nan_to_neginf
 from .hidden import hidden_nucleotides, maskable_positions, row_bounds, window_any
-from .result import MaskResult, as_batch, dnabert_span_offsets, make_generator
+from .result import MaskResult, as_batch, dnabert_span_offsets, make_generator, numpy_view
 
 __all__ = ["STRATEGIES", "RANDOM_RATE", "DNABERT_CENTRE_PROB", "GENEMASK_CENTRE_PROB",
            "GENEMASK_TOP_FRACTION", "GENEMASK_EXTEND_ALL_BELOW", "mask_random", "mask_dnabert",
@@ -52,18 +58,23 @@ GENEMASK_CENTRE_PROB = 0.0176
 GENEMASK_TOP_FRACTION = 0.5
 #: the release extends *all* centres when ceil(top_fraction * m) is below this
 GENEMASK_EXTEND_ALL_BELOW = 5
+#: CPU batches run the compiled kernels (:mod:`._kernels`); False: the torch code everywhere
+_KERNELS = True
+_NO_MASK = np.zeros((1, 1), dtype=np.bool_)
+_NO_SCORES = np.zeros(1, dtype=np.float64)
 
 
-def _draw(shape, prob: float, maskable: torch.Tensor, generator, centres) -> torch.Tensor:
+def _draw(shape, prob: float, generator, centres) -> torch.Tensor:
+    """The drawn centres ``[B, T]`` bool (injected or ~ Bernoulli(prob)), before ``& maskable``."""
     if not 0.0 <= prob <= 1.0:
         raise GeneMaskInputError(f"probability {prob} is outside [0, 1].", fix="use e.g. 0.025.")
     if centres is not None:
         centres = torch.as_tensor(centres).bool()
-        if centres.shape != maskable.shape:
+        if centres.shape != shape:
             raise GeneMaskInputError(f"centres has shape {tuple(centres.shape)}, the batch "
-                                     f"{tuple(maskable.shape)}.", fix="inject one bool per token.")
-        return centres & maskable
-    return (torch.rand(shape, generator=generator) < prob) & maskable
+                                     f"{tuple(shape)}.", fix="inject one bool per token.")
+        return centres
+    return torch.rand(shape, generator=generator) < prob
 
 
 def _spans(rows, first_pos, last_pos, first, last, kind: int):
@@ -75,15 +86,44 @@ def _spans(rows, first_pos, last_pos, first, last, kind: int):
 
 def _centre_spans(input_ids, attention_mask, special_tokens_mask, k, centre_prob, span_offsets,
                   generator, centres):
+    """Validated ``(ids, attention_mask, special_tokens_mask, drawn, (lo, hi))``."""
     ids, attention_mask, special_tokens_mask = as_batch(input_ids, attention_mask, k,
                                                         special_tokens_mask)
-    maskable = maskable_positions(ids, attention_mask, special_tokens_mask)
-    centres = _draw(ids.shape, centre_prob, maskable, generator, centres)
+    drawn = _draw(ids.shape, centre_prob, generator, centres)
     lo, hi = dnabert_span_offsets(k) if span_offsets is None else span_offsets
     if lo > 0 or hi < 0:
         raise GeneMaskInputError(f"span_offsets={span_offsets} must contain 0 (the centre).",
                                  fix="use (lo, hi) with lo <= 0 <= hi, e.g. (-2, 3).")
-    return ids, attention_mask, maskable, centres, (lo, hi)
+    return ids, attention_mask, special_tokens_mask, drawn, (lo, hi)
+
+
+def _kernel_ok(ids: torch.Tensor, drawn: torch.Tensor) -> bool:
+    """Whether the batch runs the compiled kernels: CPU tensors (and ``_KERNELS`` on)."""
+    return _KERNELS and ids.device.type == "cpu" and drawn.device.type == "cpu"
+
+
+def _kernel_result(strategy, k, ids, attention_mask, special, drawn, lo, hi, details, mode=0,
+                   scores=None, E=0, top_fraction=0.0, extend_all_below=0) -> MaskResult:
+    """A centre strategy by :func:`._kernels.centre_mask_kernel` (same result as the torch code)."""
+    if E < 0:
+        raise ValueError(f"empty window: left={E}, right={E}")
+    att = _NO_MASK if attention_mask is None else numpy_view(attention_mask)
+    sp = _NO_MASK if special is None else numpy_view(special)
+    sc = _NO_SCORES if scores is None else numpy_view(scores)
+    out = centre_mask_kernel(numpy_view(ids), att, attention_mask is not None, sp,
+                             special is not None, numpy_view(drawn), sc, int(k), int(lo),
+                             int(hi), int(mode), int(E),
+                             float(top_fraction), int(extend_all_below), bool(details))
+    (maskable, centres, token_mask, centre_index, chosen_pos, chosen_id, chosen_score, extended,
+     spans, span_kind, hidden, valid) = [torch.from_numpy(a) for a in out]
+    extra = {}
+    if mode:
+        extra = dict(chosen_pos=chosen_pos, chosen_id=chosen_id, chosen_score=chosen_score,
+                     extended=extended)
+    return MaskResult(strategy=strategy, k=k, token_mask=token_mask, maskable=maskable,
+                      centres=centres, spans=spans, span_kind=span_kind,
+                      centre_index=centre_index, hidden_nt=hidden if details else None,
+                      nt_valid=valid if details else None, **extra)
 
 
 def _finish(strategy, k, ids, attention_mask, token_mask, maskable, centres, spans, kinds,
@@ -108,9 +148,13 @@ def mask_random(input_ids, attention_mask=None, *, k: int = 6, rate: float = RAN
 
     ``centres`` (``[B, T]`` bool) injects the drawn tokens. Spans are the single tokens.
     """
-    ids, attention_mask, maskable, drawn, _ = _centre_spans(
+    ids, attention_mask, special, drawn, _ = _centre_spans(
         input_ids, attention_mask, special_tokens_mask, k, rate, (0, 0),
         make_generator(generator, seed), centres)
+    if _kernel_ok(ids, drawn):
+        return _kernel_result("random", k, ids, attention_mask, special, drawn, 0, 0, details)
+    maskable = maskable_positions(ids, attention_mask, special)
+    drawn = drawn & maskable
     spans, kinds = [], []
     if details:
         first, last = row_bounds(maskable)
@@ -130,9 +174,13 @@ def mask_dnabert(input_ids, attention_mask=None, *, k: int = 6,
 
     ``span_offsets=(lo, hi)`` defaults to DNABERT's for k (:func:`dnabert_span_offsets`).
     """
-    ids, attention_mask, maskable, centres, (lo, hi) = _centre_spans(
+    ids, attention_mask, special, drawn, (lo, hi) = _centre_spans(
         input_ids, attention_mask, special_tokens_mask, k, centre_prob, span_offsets,
         make_generator(generator, seed), centres)
+    if _kernel_ok(ids, drawn):
+        return _kernel_result("dnabert", k, ids, attention_mask, special, drawn, lo, hi, details)
+    maskable = maskable_positions(ids, attention_mask, special)
+    centres = drawn & maskable
     token_mask = window_any(centres, hi, -lo) & maskable
     spans, kinds = [], []
     if details:
@@ -145,17 +193,26 @@ def mask_dnabert(input_ids, attention_mask=None, *, k: int = 6,
 
 
 def _check_scores(scores, k: int) -> torch.Tensor:
+    """The per-token-id scores as a float64 CPU vector of length 5 + 4^k, NaN -> -inf."""
     if scores is None:
         raise GeneMaskInputError("the genemask strategies need k-mer scores from a PMI table.",
                                  fix="pass scores=token_scores(table, k) or table=...")
+    n = N_SPECIAL + 4 ** k
     if isinstance(scores, torch.Tensor) and scores.dtype == torch.float64 and scores.dim() == 1 \
-            and scores.numel() == N_SPECIAL + 4 ** k and not scores.isnan().any():
-        return scores  # already checked (the collator converts once)
-    s = torch.as_tensor(np.asarray(scores, dtype=np.float64))
-    if s.dim() != 1 or s.numel() != N_SPECIAL + 4 ** k:
-        raise GeneMaskInputError(f"scores must be a vector of length 5 + 4^{k} = {N_SPECIAL + 4 ** k} "
+            and scores.numel() == n:  # already checked (the collator converts once)?
+        if _KERNELS and scores.device.type == "cpu":
+            if not nan_to_neginf(numpy_view(scores))[1]:
+                return scores
+        elif not scores.isnan().any():
+            return scores
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 1 or s.size != n:
+        raise GeneMaskInputError(f"scores must be a vector of length 5 + 4^{k} = {n} "
                                  f"(one per token id); got shape {tuple(s.shape)}.",
                                  fix="build it with token_scores(table, k) for the same k.")
+    if _KERNELS:
+        return torch.from_numpy(nan_to_neginf(np.ascontiguousarray(s))[0])
+    s = torch.as_tensor(s)
     return torch.where(torch.isnan(s), -torch.inf, s)
 
 
@@ -185,9 +242,16 @@ def mask_genemask(input_ids, attention_mask=None, *, scores=None, k: int = 6,
         raise GeneMaskInputError(f"top_fraction={top_fraction} is outside [0, 1].", fix="use 0.5.")
     E = k - 1 if extend_half_width is None else int(extend_half_width)
     score_vec = _check_scores(scores, k)
-    ids, attention_mask, maskable, centres, (lo, hi) = _centre_spans(
+    ids, attention_mask, special, drawn, (lo, hi) = _centre_spans(
         input_ids, attention_mask, special_tokens_mask, k, centre_prob, span_offsets,
         make_generator(generator, seed), centres)
+    name = "genemask" if score_by == "content" else "genemask-released"
+    if _kernel_ok(ids, drawn) and score_vec.device.type == "cpu":
+        return _kernel_result(name, k, ids, attention_mask, special, drawn, lo, hi, details,
+                              1 if score_by == "content" else 2, score_vec, E, top_fraction,
+                              extend_all_below)
+    maskable = maskable_positions(ids, attention_mask, special)
+    centres = drawn & maskable
     B, T = ids.shape
     idx = centres.nonzero()                                  # [M, 2] row-major
     rows, cpos = idx[:, 0], idx[:, 1]
@@ -225,7 +289,6 @@ def mask_genemask(input_ids, attention_mask=None, *, scores=None, k: int = 6,
         spans, kinds = map(list, zip(_spans(rows, cpos + lo, cpos + hi, first, last, 0),
                                      _spans(rows[extended], chosen_pos[extended] - E,
                                             chosen_pos[extended] + E, first, last, 1)))
-    name = "genemask" if score_by == "content" else "genemask-released"
     return _finish(name, k, ids, attention_mask, token_mask, maskable, centres, spans, kinds,
                    details, chosen_pos=chosen_pos, chosen_id=ids[rows, chosen_pos],
                    chosen_score=chosen_score, extended=extended)
