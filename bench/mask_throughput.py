@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genemask_viz.masking import (GeneMaskCollator, mask_batch, reference_mask, token_scores,
-                                  unit_vocabulary)
+from genemask_viz.masking import GeneMaskCollator, mask_batch, reference_mask, token_scores
 from genemask_viz.tokens import KmerTokenizer, kmer_vocab
 
 RELEASE_TABLE = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "genemask"

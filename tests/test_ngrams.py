@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 
 from genemask_viz.errors import GeneMaskInputError
-from genemask_viz.ngrams import (compute_table, count_ngrams, load_table, save_table,
-                                 score_table)
+from genemask_viz.ngrams import compute_table, count_ngrams, load_table, save_table
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "genemask"
 RELEASE = SHARED / "hg38_chr1-3_6mer_npmi_ranking.csv"

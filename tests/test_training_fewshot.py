@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from genemask_viz.errors import GeneMaskInputError
-from genemask_viz.training.fewshot import FewShotConfig, paper_settings, run_fewshot, summarise
+from genemask_viz.training.fewshot import FewShotConfig, paper_settings, summarise
 from genemask_viz.training.metrics import classification_metrics, softmax
 from genemask_viz.training.tasks import demo_task, draw_shots, load_task
 

@@ -62,7 +62,7 @@ def test_files_are_written_atomically_and_states_checked(tmp_path):
 
 def test_list_and_compare_runs(tmp_path):
     a = reg.create_run("pretrain", cfg(strategy="genemask"), root=tmp_path, name="a")
-    b = reg.create_run("pretrain", cfg(strategy="random"), root=tmp_path, name="b")
+    reg.create_run("pretrain", cfg(strategy="random"), root=tmp_path, name="b")
     reg.write_json_atomic(a / "eval.json", {"eval_loss": 7.5, "eval_accuracy": 0.02})
     reg.set_status(a, state="done")
     table = reg.list_runs(tmp_path).set_index("id")

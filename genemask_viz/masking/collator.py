@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from transformers import DataCollatorForLanguageModeling
