@@ -88,14 +88,14 @@ def kmer_ids_from_codes(codes: np.ndarray, k: int = 6) -> np.ndarray:
 
 
 def ids_to_sequence(ids, k: int = 6) -> str:
-    """Token ids of one sequence (specials ignored) -> nucleotides.
+    """Token ids of one sequence ([CLS], [SEP], [PAD] ignored) -> nucleotides.
 
     Each base is read from any known k-mer covering it (the first base of each
-    k-mer plus the whole last one when none is [UNK]); a base that only
-    [UNK] tokens cover comes back as 'N'.
+    k-mer plus the whole last one when none is [UNK] or [MASK]); a base that
+    only [UNK] or [MASK] tokens cover comes back as 'N', in its place.
     """
     ids = np.asarray(ids, dtype=np.int64)
-    ids = ids[(ids >= N_SPECIAL) | (ids == UNK_ID)]
+    ids = ids[(ids >= N_SPECIAL) | (ids == UNK_ID) | (ids == MASK_ID)]
     if ids.size == 0:
         return ""
     shifts = 2 * np.arange(k - 1, -1, -1)
@@ -205,10 +205,12 @@ class KmerTokenizer(PreTrainedTokenizer):
 
         Sequences longer than ``max_length - 2 + k - 1`` nt are truncated at the
         right; sequences shorter than k raise a :class:`GeneMaskInputError`.
+        Space-separated k-mer text is decoded to nucleotides first (as ``__call__`` does).
         ``pad_to`` fixes the padded width (default: the longest in the batch).
         """
         max_length = max_length or self.model_max_length
         k, limit = self.k, max_length - 2
+        sequences = [kmers_to_seq(s) if " " in s.strip() else s for s in sequences]
         codes = [str_to_codes(s)[: limit + k - 1] for s in sequences]
         for i, c in enumerate(codes):
             if c.size < k:

@@ -47,3 +47,18 @@ def test_bad_output_suffix(tmp_path):
     with pytest.raises(SystemExit):
         main(["npmi"])  # argparse: INPUT and --out are required
     assert main(["npmi", str(fa), "--out", str(tmp_path / "t.xlsx"), "--quiet"]) == 2
+
+
+def test_npmi_checks_arguments_before_counting(tmp_path, capsys):
+    fa = tmp_path / "a.fa"
+    fa.write_text(">a\nACGTACGT\n")
+    assert main(["npmi", str(fa), "--out", str(tmp_path / "t.txt")]) == 2
+    assert main(["npmi", str(fa), "--min-count", "0", "--out", str(tmp_path / "t.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown table format" in err and "min_count must be a positive integer" in err
+    assert "counted" not in err  # nothing was counted
+
+
+def test_mask_rejects_non_nucleotide_sequence(capsys):
+    assert main(["mask", "--strategy", "random", "--sequence", "ACGT12ACGTAC"]) == 2
+    assert "--sequence contains '12'" in capsys.readouterr().err

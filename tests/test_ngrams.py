@@ -265,3 +265,14 @@ def test_parallel_blocks_equal_sequential(tmp_path, monkeypatch, width, eol, see
         got = counter.finish()
         for n in (1, 5, 8):
             np.testing.assert_array_equal(got.counts[n], direct.counts[n], err_msg=str(block))
+
+
+def test_corrupt_table_files(tmp_path):
+    bad_parquet = tmp_path / "t.parquet"
+    bad_parquet.write_bytes(b"not parquet at all")
+    with pytest.raises(GeneMaskInputError, match="cannot be read as a table"):
+        load_table(bad_parquet)
+    ragged = tmp_path / "t.csv"
+    ragged.write_text("ngram,n,genemask_score\nACG,3,1.0\nACG,3,1.0,9,9\n")
+    with pytest.raises(GeneMaskInputError, match="cannot be read as a table"):
+        load_table(ragged)

@@ -190,3 +190,52 @@ def test_demo_genome_background_statistics():
     assert 0.55 < at < 0.62  # AT-rich like the human genome
     c, gg, cg = s.count("C") / len(s), s.count("G") / len(s), s.count("CG") / len(s)
     assert cg / (c * gg) < 0.35  # CpG depleted
+
+
+def test_single_line_chromosome_streams_in_blocks(tmp_path):
+    from genemask_viz.sequences import stream_fasta
+    seq = "ACGT" * 5000  # 20 kbp on one line
+    path = write(tmp_path / "one.fa", f">chr1 one line\n{seq}\n>chr2\nAC\nGT\n")
+    chunks = list(stream_fasta(path, block_bytes=1000))
+    assert max(c.codes.size for c in chunks) <= 1000  # never the whole record at once
+    recs = read_fasta(path)
+    assert [(r.name, r.sequence) for r in recs] == [("chr1", seq), ("chr2", "ACGT")]
+    # a header cut by the block boundary is carried, not read as sequence
+    path2 = write(tmp_path / "h.fa", ">" + "x" * 50 + "\nACGT\n>b\nGG\n")
+    assert [r.name for r in read_fasta(path2)] == ["x" * 50, "b"]
+    starts = [c.name for c in stream_fasta(path2, block_bytes=7) if c.first]
+    assert starts == ["x" * 50, "b"]
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path):
+    import random
+    rnd = random.Random(0)
+    text = ">a\n" + "".join(rnd.choice("ACGT") for _ in range(300_000)) + "\n"
+    full = tmp_path / "full.fa.gz"
+    with gzip.open(full, "wt") as fh:
+        fh.write(text)
+    cut = tmp_path / "cut.fa.gz"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(GeneMaskInputError, match="cannot be read to its end") as err:
+        read_fasta(cut)
+    assert "truncated or corrupt" in str(err.value)
+    from genemask_viz.ngrams import count_ngrams
+    with pytest.raises(GeneMaskInputError, match="cannot be read to its end"):
+        count_ngrams(cut, max_n=3)
+
+
+def test_byte_order_mark_is_ignored(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("sequence,label\nACGTACGT,1\n".encode("utf-8-sig"))
+    assert read_labelled(path)["label"].tolist() == [1]
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(record_length=15), "record_length must be an integer >= 1000"),
+    (dict(n_records=0), "n_records must be"),
+    (dict(sites_per_motif=-1), "sites_per_motif must be"),
+    (dict(n_records=1, record_length=2000, sites_per_motif=600), "too small"),
+])
+def test_demo_genome_bad_parameters(params, message):
+    with pytest.raises(GeneMaskInputError, match=message):
+        demo_genome(**params)

@@ -103,3 +103,19 @@ def test_vocab_file_checked(tmp_path):
     good = tmp_path / "good.txt"
     good.write_text("\n".join(kmer_vocab(4)))
     assert KmerTokenizer(vocab_file=str(good)).k == 4
+
+
+def test_decoding_keeps_masked_positions():
+    from genemask_viz.tokens import MASK_ID
+    tok = KmerTokenizer()
+    ids = tok.encode_batch(["ACGTACGGTTCA"])["input_ids"][0].clone()
+    ids[3] = MASK_ID  # other k-mers still cover every base of the masked one
+    assert tok.decode_to_sequence(ids) == "ACGTACGGTTCA"
+    ids[1:-1] = MASK_ID
+    assert tok.decode_to_sequence(ids) == "N" * 12
+
+
+def test_encode_batch_reads_kmer_text():
+    tok = KmerTokenizer()
+    text = seq_to_kmers("ACGTACGGTTCA")
+    assert tok.encode_batch([text])["input_ids"][0].tolist() == tok(text)["input_ids"]

@@ -35,15 +35,10 @@ def register(sub) -> None:
 
 
 def _load_table(args, k: int):
-    from ..errors import GeneMaskInputError
     from ..ngrams import compute_table, load_table
     if args.table:
         return load_table(args.table), args.table
-    try:
-        from ..sequences import demo_fasta_path
-    except ImportError as exc:  # pragma: no cover - the demo genome ships with the package
-        raise GeneMaskInputError(f"strategy {args.strategy!r} needs a PMI table.",
-                                 fix="pass --table TABLE (from `genemask npmi`).") from exc
+    from ..sequences import demo_fasta_path
     max_n = 10 if args.strategy == "pmi-span" else k
     print(f"genemask mask: no --table; computing one (n <= {max_n}) from the demo genome...",
           file=sys.stderr)
@@ -54,7 +49,14 @@ def _records(args):
     from ..errors import GeneMaskInputError
     from ..sequences import read_fasta
     if args.sequence is not None:
-        records = [("sequence", args.sequence.strip())]
+        from ..sequences.fasta import looks_like_sequence
+        seq = args.sequence.strip()
+        if not looks_like_sequence(seq):
+            bad = sorted(set(seq) - set("ACGTNRYKMSWBDHVUacgtnrykmswbdhvu"))
+            raise GeneMaskInputError(f"--sequence contains {''.join(bad)!r}, not nucleotide letters.",
+                                     fix="give one nucleotide sequence (ACGT; N and IUPAC codes "
+                                         "become [UNK]) without spaces, or use --fasta FILE.")
+        records = [("sequence", seq)]
     else:
         records = [(r.name, r.sequence) for r in read_fasta(args.fasta)]
     if not records:

@@ -21,7 +21,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..ngrams import count_ngrams, save_table, score_table
+    from ..ngrams.scores import check_min_count
+    from ..ngrams.table_io import check_table_path
     from ..sequences import demo_fasta_path
+
+    check_table_path(args.out)  # fail before counting a genome, not after
+    check_min_count(args.min_count)
 
     inputs = [demo_fasta_path() if x == "demo" else x for x in args.inputs]
     t0 = time.perf_counter()

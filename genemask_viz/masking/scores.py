@@ -61,7 +61,7 @@ def _ngram_codes(ngrams: pd.Series, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _scored_rows(table: pd.DataFrame, n: int, column: str) -> tuple[np.ndarray, np.ndarray]:
-    rows = table[(table["n"].astype("int64") == n)]
+    rows = table[pd.to_numeric(table["n"], errors="coerce") == n]
     rows = rows[rows["ngram"].astype(str).str.len() == n]
     values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     codes, valid = _ngram_codes(rows["ngram"], n)

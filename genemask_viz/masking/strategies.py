@@ -41,7 +41,7 @@ from ..errors import GeneMaskInputError
 from ..tokens import MASK_ID, N_SPECIAL
 from .names import STRATEGIES
 from ._kernels import centre_mask_kernel, nan_to_neginf
-from .hidden import hidden_nucleotides, maskable_positions, row_bounds, window_any
+from .hidden import _NO_MASK, hidden_nucleotides, maskable_positions, row_bounds, window_any
 from .result import MaskResult, as_batch, dnabert_span_offsets, make_generator, numpy_view
 
 __all__ = ["STRATEGIES", "RANDOM_RATE", "DNABERT_CENTRE_PROB", "GENEMASK_CENTRE_PROB",
@@ -60,7 +60,6 @@ GENEMASK_TOP_FRACTION = 0.5
 GENEMASK_EXTEND_ALL_BELOW = 5
 #: CPU batches run the compiled kernels (:mod:`._kernels`); False: the torch code everywhere
 _KERNELS = True
-_NO_MASK = np.zeros((1, 1), dtype=np.bool_)
 _NO_SCORES = np.zeros(1, dtype=np.float64)
 
 

@@ -21,6 +21,7 @@ whatever the genome size.
 
 from __future__ import annotations
 
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,8 +31,8 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import GeneMaskInputError
-from ..sequences.fasta import (ALPHABET, CODE_TABLE, INVALID, Record, looks_like_sequence,
-                               open_binary, sniff_first_line, str_to_codes)
+from ..sequences.fasta import (ALPHABET, CODE_TABLE, INVALID, Record, check_fasta_start,
+                               looks_like_sequence, read_blocks, str_to_codes)
 from ._kernels import _count_fasta_kernel, _count_kernel, _flush_run, _tail_state
 
 MAX_N_LIMIT = 12  # dense counters: 4^12 * 8 B = 134 MB
@@ -140,11 +141,7 @@ class NgramCounter:
         4); each starts from the state that the previous block's tail implies
         (:func:`_tail_state`), so the result equals a sequential scan.
         """
-        lineno, first = sniff_first_line(path)
-        if not first.startswith(">"):
-            raise GeneMaskInputError(
-                f"is not FASTA: the first line is {first[:40]!r}, expected a header starting with '>'.",
-                source=path, line=lineno, fix="add a '>name' line before each sequence.")
+        check_fasta_start(path)
         self.sources.append(str(path))
         self.end_record()
         threads = max(1, min(threads or os.cpu_count() or 1, MAX_THREADS))
@@ -171,9 +168,10 @@ class NgramCounter:
                                       state)
             return bad, state
 
-        with open_binary(path) as fh, ThreadPoolExecutor(threads) as pool:
+        blocks = read_blocks(path, block_bytes)
+        with ThreadPoolExecutor(threads) as pool:
             while True:
-                group = [d for d in (fh.read(block_bytes) for _ in range(threads)) if d]
+                group = list(itertools.islice(blocks, threads))
                 if not group:
                     break
                 for j, data in enumerate(group):

@@ -69,6 +69,14 @@ def pmi_n_dp(logp: list[np.ndarray], n: int, codes: np.ndarray) -> np.ndarray:
     return np.maximum.reduce(cands) if len(cands) > 1 else cands[0]
 
 
+def check_min_count(min_count) -> int:
+    """min_count must be a positive integer (checked before any long work)."""
+    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise GeneMaskInputError(f"min_count must be a positive integer, got {min_count!r}.",
+                                 fix="use 1 to score every n-gram seen, or the paper's 101 on a genome.")
+    return int(min_count)
+
+
 def score_table(counts: NgramCounts, min_count: int = DEFAULT_MIN_COUNT,
                 ns: list[int] | None = None, keep_unscored: bool = False) -> pd.DataFrame:
     """The score table: one row per n-gram with ``TABLE_COLUMNS``.
@@ -80,9 +88,7 @@ def score_table(counts: NgramCounts, min_count: int = DEFAULT_MIN_COUNT,
         unless ``keep_unscored``); n-grams never seen are never listed.
     ns : which lengths to list (default 1..max_n). n = 1 rows carry counts only.
     """
-    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
-        raise GeneMaskInputError(f"min_count must be a positive integer, got {min_count!r}.",
-                                 fix="use 1 to score every n-gram seen, or the paper's 101 on a genome.")
+    check_min_count(min_count)
     ns = list(range(1, counts.max_n + 1)) if ns is None else list(ns)
     for n in ns:
         if not 1 <= n <= counts.max_n:

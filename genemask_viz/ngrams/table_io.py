@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..errors import GeneMaskInputError
 from ..sequences.fasta import sniff_first_line
@@ -29,17 +30,22 @@ RELEASE_MIN_COUNT = 101
 _RELEASE_COLUMNS = {"ngram", "naive.pmi", "dp.true.pmi", "norm_dp_true_pmi"}
 
 
+def check_table_path(path: str | os.PathLike) -> Path:
+    """An output table path must end in .csv or .parquet (checked before any long work)."""
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise GeneMaskInputError(f"unknown table format {path.suffix or '(none)'!r}.", source=path,
+                                 fix="name the output .csv or .parquet.")
+    return path
+
+
 def save_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write a table as CSV or Parquet (by extension), atomically (temp file + rename)."""
-    path = Path(path)
+    path = check_table_path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".pq"):
-        raise GeneMaskInputError(f"unknown table format {suffix or '(none)'!r}.", source=path,
-                                 fix="name the output .csv or .parquet.")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     if suffix == ".csv":  # pyarrow's writer: ~10x pandas' on a million rows
-        import pyarrow as pa
         import pyarrow.csv as pa_csv
         pa_csv.write_csv(pa.Table.from_pandas(table, preserve_index=False), tmp)
     else:
@@ -82,16 +88,24 @@ def import_release_ranking(path: str | os.PathLike) -> pd.DataFrame:
 def load_table(path: str | os.PathLike) -> pd.DataFrame:
     """Load a score table: ours (CSV or Parquet) or the release's ranking CSV."""
     path = Path(path)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        if not path.exists():
-            raise GeneMaskInputError("file not found.", source=path, fix="check the path.")
-        table = pd.read_parquet(path)
-    else:
-        sniff_first_line(path)
-        head = pd.read_csv(path, nrows=0).columns
-        if _RELEASE_COLUMNS <= set(head):
-            return import_release_ranking(path)
-        table = pd.read_csv(path, dtype={"ngram": str})
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            if not path.exists():
+                raise GeneMaskInputError("file not found.", source=path, fix="check the path.")
+            table = pd.read_parquet(path)
+        else:
+            sniff_first_line(path)
+            head = pd.read_csv(path, nrows=0).columns
+            if _RELEASE_COLUMNS <= set(head):
+                return import_release_ranking(path)
+            table = pd.read_csv(path, dtype={"ngram": str})
+    except (ValueError, OSError, pa.ArrowException) as exc:
+        if isinstance(exc, GeneMaskInputError):
+            raise
+        raise GeneMaskInputError(f"cannot be read as a table ({type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0][:200]}).", source=path,
+                                 fix="give a table written by `genemask npmi` (.csv or .parquet) "
+                                     "or the release's ranking CSV.") from None
     missing = {"ngram", "n", "genemask_score"} - set(table.columns)
     if missing:
         raise GeneMaskInputError(f"is not a score table: columns {sorted(missing)} are missing.",

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from ..errors import GeneMaskInputError
 from .fasta import ALPHABET, LETTERS, Record, write_fasta
 
 #: JASPAR2024 CORE vertebrate motifs planted by default (well-known, varied GC)
@@ -38,6 +39,9 @@ _TRANSITIONS = np.array([
     [0.35, 0.34, 0.26, 0.05],  # from C  (C->G depleted: CpG)
     [0.29, 0.24, 0.21, 0.26],  # from G
 ])
+
+#: bump when the generator's output changes (invalidates cached demo FASTA files)
+GENERATOR_VERSION = 1
 
 #: tandem repeats planted (unit, copies range), soft-masked like RepeatMasker output
 _REPEATS = [("CA", (10, 30)), ("A", (15, 40)), ("GGAA", (6, 15)), ("TTAGGG", (4, 10))]
@@ -112,6 +116,13 @@ def demo_genome(seed: int = 0, n_records: int = 4, record_length: int = 500_000,
     Defaults: 4 records x 500 kbp = 2 Mbp, 600 sites of each of 5 JASPAR
     motifs (half on each strand), 150 tandem repeats and 3 N gaps per record.
     """
+    for name, value, low in (("n_records", n_records, 1), ("record_length", record_length, 1000),
+                             ("sites_per_motif", sites_per_motif, 0),
+                             ("repeats_per_record", repeats_per_record, 0),
+                             ("gaps_per_record", gaps_per_record, 0)):
+        if not isinstance(value, (int, np.integer)) or value < low:
+            raise GeneMaskInputError(f"{name} must be an integer >= {low}, got {value!r}.",
+                                     fix="use the defaults: 4 records of 500,000 bp, 600 sites per motif.")
     rng = np.random.default_rng(seed)
     cumulative = np.cumsum(_TRANSITIONS, axis=1)
     pfms = {mid: jaspar_pfm(mid) for mid in motif_ids}
@@ -130,8 +141,10 @@ def demo_genome(seed: int = 0, n_records: int = 4, record_length: int = 500_000,
             if not occupied[r][s - 5:s + width + 5].any():
                 occupied[r][s:s + width] = True
                 return r, s
-        raise ValueError("demo genome too small for the requested motifs and repeats; "
-                         "raise record_length or lower sites_per_motif")
+        raise GeneMaskInputError(
+            f"{n_records} x {record_length:,} bp is too small for {len(motif_ids)} x "
+            f"{sites_per_motif} motif sites, the repeats and the gaps.",
+            fix="raise record_length or lower sites_per_motif.")
 
     motif_rows = []
     for mid in motif_ids:
@@ -176,12 +189,14 @@ def demo_genome(seed: int = 0, n_records: int = 4, record_length: int = 500_000,
 def demo_fasta_path(cache_dir: str | os.PathLike | None = None, **params) -> Path:
     """The demo genome written once as FASTA in a cache folder; returns its path.
 
-    The file name carries a hash of the parameters, so different settings
-    never collide. Default folder: ``$GENEMASK_CACHE`` or ``~/.cache/genemask_viz``.
+    The file name carries a hash of the parameters and of
+    :data:`GENERATOR_VERSION`, so different settings or a changed generator
+    never reuse an old file. Default folder: ``$GENEMASK_CACHE`` or ``~/.cache/genemask_viz``.
     """
     cache = Path(cache_dir or os.environ.get("GENEMASK_CACHE")
                  or Path.home() / ".cache" / "genemask_viz")
-    key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+    keyed = dict(params, generator_version=GENERATOR_VERSION)
+    key = hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:10]
     path = cache / f"demo_genome_{key}.fa"
     if not path.exists():
         genome = demo_genome(**params)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -102,13 +104,8 @@ def sniff_first_line(path: PathLike) -> tuple[int, str]:
                              fix="give a file with at least one sequence.")
 
 
-def stream_fasta(path: PathLike, block_bytes: int = BLOCK_BYTES) -> Iterator[CodeChunk]:
-    """Yield the records of a FASTA file as chunks of codes, streaming.
-
-    Raises :class:`GeneMaskInputError` for an empty or binary file, text
-    before the first header, a bad character in a sequence line, or a file
-    with no record.
-    """
+def check_fasta_start(path: PathLike) -> None:
+    """Raise unless the first non-blank line of ``path`` is a FASTA header (also: empty, binary)."""
     lineno, first = sniff_first_line(path)
     if not first.startswith(">"):
         raise GeneMaskInputError(
@@ -116,55 +113,80 @@ def stream_fasta(path: PathLike, block_bytes: int = BLOCK_BYTES) -> Iterator[Cod
             source=path, line=lineno,
             fix="add a '>name' line before each sequence, or pass a plain list of sequences "
                 "(one per line) with read_sequences().")
+
+
+def read_blocks(path: PathLike, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """The bytes of a plain or gzip file in blocks; a truncated or corrupt gzip is a clear error."""
+    with open_binary(path) as fh:
+        while True:
+            try:
+                data = fh.read(block_bytes)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise GeneMaskInputError(f"cannot be read to its end ({exc}).", source=path,
+                                         fix="the file is truncated or corrupt: compress it again "
+                                             "or fetch a fresh copy.") from None
+            if not data:
+                return
+            yield data
+
+
+def stream_fasta(path: PathLike, block_bytes: int = BLOCK_BYTES) -> Iterator[CodeChunk]:
+    """Yield the records of a FASTA file as chunks of codes, streaming.
+
+    Memory stays at about one block even for a chromosome written on a single
+    line: only an unfinished *header* line is carried into the next block.
+    Raises :class:`GeneMaskInputError` for an empty or binary file, text
+    before the first header, a bad character in a sequence line, a truncated
+    gzip, or a file with no record.
+    """
+    check_fasta_start(path)
     record = -1
     name = ""
     first_chunk = False
     line_base = 1  # line number of the first line in the current block
+    line_start = True  # the block's first byte begins a line
     tail = b""
-    with open_binary(path) as fh:
-        while True:
-            data = fh.read(block_bytes)
-            eof = not data
-            buf = tail + data
-            if not eof:
-                cut = buf.rfind(b"\n") + 1
-                if cut == 0:  # one enormous line: keep reading
-                    tail = buf
-                    continue
-                buf, tail = buf[:cut], buf[cut:]
-            else:
-                tail = b""
-            if not buf:
-                break
-            _check_text(buf, path)
-            arr = np.frombuffer(buf, dtype=np.uint8)
-            # header lines: '>' at a line start
-            starts = np.concatenate(([0], np.flatnonzero(arr == 10) + 1))
-            starts = starts[starts < arr.size]
-            heads = starts[arr[starts] == ord(">")]
-            pos = 0
-            for h in list(heads) + [arr.size]:
-                if h > pos:
-                    for chunk in _codes_of(arr[pos:h], buf, pos, path, line_base):
-                        if record < 0:  # cannot happen after the first-line check
-                            raise GeneMaskInputError("sequence before the first header.", source=path)
-                        yield CodeChunk(record, name, chunk, first_chunk)
-                        first_chunk = False
-                if h == arr.size:
-                    break
-                end = buf.find(b"\n", h)
-                end = arr.size if end < 0 else end
-                record += 1
-                name = buf[h + 1:end].decode("utf-8", errors="replace").strip()
-                name = name.split()[0] if name.split() else f"record{record + 1}"
-                first_chunk = True
-                # an empty record still marks a record boundary for counting
-                yield CodeChunk(record, name, np.empty(0, dtype=np.uint8), True)
-                first_chunk = False
-                pos = end + 1
-            line_base += buf.count(b"\n")
+    for data in itertools.chain(read_blocks(path, block_bytes), [b""]):
+        eof = not data
+        buf, tail = tail + data, b""
+        if not eof:
+            last_nl = buf.rfind(b"\n")
+            begin = last_nl + 1 if last_nl >= 0 else (0 if line_start else -1)
+            if begin >= 0 and buf[begin:begin + 1] == b">":  # an unfinished header line
+                buf, tail = buf[:begin], buf[begin:]
+        if not buf:
             if eof:
                 break
+            continue
+        _check_text(buf, path)
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        # header lines: '>' at a line start
+        starts = np.flatnonzero(arr == 10) + 1
+        if line_start:
+            starts = np.concatenate(([0], starts))
+        starts = starts[starts < arr.size]
+        heads = starts[arr[starts] == ord(">")]
+        pos = 0
+        for h in list(heads) + [arr.size]:
+            if h > pos:
+                for chunk in _codes_of(arr[pos:h], buf, pos, path, line_base):
+                    yield CodeChunk(record, name, chunk, first_chunk)
+                    first_chunk = False
+            if h == arr.size:
+                break
+            end = buf.find(b"\n", h)
+            end = arr.size if end < 0 else end
+            record += 1
+            name = buf[h + 1:end].decode("utf-8", errors="replace").strip()
+            name = name.split()[0] if name.split() else f"record{record + 1}"
+            # an empty record still marks a record boundary for counting
+            yield CodeChunk(record, name, np.empty(0, dtype=np.uint8), True)
+            first_chunk = False
+            pos = end + 1
+        line_base += buf.count(b"\n")
+        line_start = buf.endswith(b"\n")
+        if eof:
+            break
     if record < 0:
         raise GeneMaskInputError("has no FASTA record.", source=path,
                                  fix="add a '>name' header line followed by sequence lines.")

@@ -65,7 +65,7 @@ def read_labelled(path: PathLike) -> pd.DataFrame:
     path = Path(path)
     sniff_first_line(path)  # empty / binary / missing file errors
     with open_binary(path) as fh:
-        text = fh.read().decode("utf-8", errors="replace")
+        text = fh.read().decode("utf-8-sig", errors="replace")
     lines = text.splitlines()
     first = next(i for i, ln in enumerate(lines) if ln.strip())
     delim = "\t" if "\t" in lines[first] else ","
@@ -108,5 +108,5 @@ def read_sequences(path: PathLike) -> list[str]:
     if "\t" in first or "," in first:
         return read_labelled(path)["sequence"].tolist()
     with open_binary(path) as fh:
-        lines = fh.read().decode("utf-8", errors="replace").splitlines()
+        lines = fh.read().decode("utf-8-sig", errors="replace").splitlines()
     return [_decode_seq(ln, path, i + 1) for i, ln in enumerate(lines) if ln.strip()]
