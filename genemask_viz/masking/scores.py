@@ -22,6 +22,8 @@ import torch
 
 from ..errors import GeneMaskInputError
 from ..sequences.kmertext import check_k
+from ..ngrams.counting import ngram_strings
+from ..sequences.fasta import CODE_TABLE
 from ..tokens import N_SPECIAL
 
 __all__ = ["token_scores", "UnitVocabulary", "unit_vocabulary", "DEFAULT_UNIT_TOP_FRACTION",
@@ -31,12 +33,6 @@ __all__ = ["token_scores", "UnitVocabulary", "unit_vocabulary", "DEFAULT_UNIT_TO
 DEFAULT_UNIT_TOP_FRACTION = 0.1
 #: pmi-span: longest unit (the paper's n-gram table goes to n = 10)
 DEFAULT_UNIT_N_MAX = 10
-
-# A, T, C, G -> 0..3 (the tokenizer's codes); anything else -> 255
-_CODE = np.full(256, 255, dtype=np.uint8)
-for _i, _b in enumerate("ATCG"):
-    _CODE[ord(_b)] = _CODE[ord(_b.lower())] = _i
-
 
 def _check_table(table: pd.DataFrame, column: str) -> None:
     if not isinstance(table, pd.DataFrame):
@@ -54,7 +50,7 @@ def _ngram_codes(ngrams: pd.Series, n: int) -> tuple[np.ndarray, np.ndarray]:
     if len(ngrams) == 0:
         return np.empty(0, np.int64), np.empty(0, bool)
     raw = np.frombuffer("".join(ngrams.astype(str)).encode("ascii", "replace"), dtype=np.uint8)
-    digits = _CODE[raw].reshape(-1, n)
+    digits = CODE_TABLE[raw].reshape(-1, n)  # A,T,C,G -> 0..3; anything else >= 4
     valid = (digits < 4).all(axis=1)
     weights = 4 ** np.arange(n - 1, -1, -1, dtype=np.int64)
     return (digits.astype(np.int64) & 3) @ weights, valid
@@ -107,10 +103,8 @@ class UnitVocabulary:
 
     def strings(self, n: int) -> list[str]:
         """The units of length n as strings (for display and the references)."""
-        letters = np.array(list("ATCG"))
         codes = self.codes.get(n, torch.empty(0, dtype=torch.long)).numpy()
-        digits = (codes[:, None] >> (2 * np.arange(n - 1, -1, -1))) & 3
-        return ["".join(row) for row in letters[digits]]
+        return ngram_strings(n, codes).tolist()
 
 
 def unit_vocabulary(table: pd.DataFrame, top_fraction: float = DEFAULT_UNIT_TOP_FRACTION,

@@ -26,13 +26,12 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
 from ..errors import GeneMaskInputError
-from ..sequences.fasta import (ALPHABET, CODE_TABLE, INVALID, Record, check_fasta_start,
-                               looks_like_sequence, read_blocks, str_to_codes)
+from ..sequences.fasta import (ALPHABET, CODE_TABLE, INVALID, check_fasta_start, read_blocks,
+                               split_inputs, str_to_codes)
 from ._kernels import _count_fasta_kernel, _count_kernel, _flush_run, _tail_state
 
 MAX_N_LIMIT = 12  # dense counters: 4^12 * 8 B = 134 MB
@@ -235,9 +234,6 @@ class NgramCounter:
                            list(self.sources))
 
 
-Source = str | os.PathLike | Record | Iterable
-
-
 def count_ngrams(source, max_n: int = 10, progress: bool = False) -> NgramCounts:
     """Count every n-gram n = 1..max_n in FASTA file(s) and/or sequences.
 
@@ -246,28 +242,23 @@ def count_ngrams(source, max_n: int = 10, progress: bool = False) -> NgramCounts
     nucleotide letters are whole records; any other string is a path).
     """
     counter = NgramCounter(max_n)
-    items = [source] if isinstance(source, (str, os.PathLike, Record)) else list(source)
+    items = split_inputs(source)
     if not items:
         raise GeneMaskInputError("no input to count.", fix="give a FASTA file or a list of sequences.")
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        paths = [p for p in items if isinstance(p, (os.PathLike, str)) and not looks_like_sequence(p)]
+        paths = [p for kind, p in items if kind == "fasta"]
         # plain files: bytes ~ bases; a gzip's size says nothing about its bases
         total = None if any(str(p).endswith(".gz") for p in paths) else \
             sum(os.path.getsize(p) for p in paths if Path(p).is_file())
         bar = tqdm(total=total or None, unit="B", unit_scale=True, desc="counting n-grams",
                    file=None, leave=False)
-    for item in items:
-        if isinstance(item, Record):
-            counter.add_sequence(item.sequence)
-        elif isinstance(item, os.PathLike) or (isinstance(item, str) and not looks_like_sequence(item)):
+    for kind, item in items:
+        if kind == "fasta":
             counter.add_fasta(item, progress=bar.update if bar is not None else None)
-        elif isinstance(item, str):
-            counter.add_sequence(item)
         else:
-            raise GeneMaskInputError(f"cannot count {type(item).__name__} items.",
-                                     fix="give paths, sequence strings or Records.")
+            counter.add_sequence(item)
     if bar is not None:
         bar.close()
     result = counter.finish()

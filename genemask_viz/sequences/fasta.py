@@ -227,6 +227,28 @@ def looks_like_sequence(text: str) -> bool:
     return not (set(text) - _SEQUENCE_LETTERS)
 
 
+def split_inputs(source) -> list[tuple[str, object]]:
+    """Normalise an input spec into ``("fasta", path)`` and ``("sequence", str)`` items.
+
+    ``source``: a path, a :class:`Record`, a sequence string, or an iterable
+    mixing them. A string made only of nucleotide letters is a sequence; any
+    other string is a path.
+    """
+    items = [source] if isinstance(source, (str, os.PathLike, Record)) else list(source)
+    out: list[tuple[str, object]] = []
+    for item in items:
+        if isinstance(item, Record):
+            out.append(("sequence", item.sequence))
+        elif isinstance(item, os.PathLike) or (isinstance(item, str) and not looks_like_sequence(item)):
+            out.append(("fasta", item))
+        elif isinstance(item, str):
+            out.append(("sequence", item))
+        else:
+            raise GeneMaskInputError(f"cannot read sequences from a {type(item).__name__}.",
+                                     fix="give FASTA paths, Records or sequence strings.")
+    return out
+
+
 def codes_to_str(codes: np.ndarray) -> str:
     """Codes 0..4 -> upper-case string (4 -> 'N')."""
     return LETTERS[np.asarray(codes, dtype=np.uint8)].tobytes().decode("ascii")

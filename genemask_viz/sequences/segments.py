@@ -17,14 +17,13 @@ so a whole chromosome is never held.
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
 from ..errors import GeneMaskInputError
-from .fasta import INVALID, Record, codes_to_str, looks_like_sequence, str_to_codes, stream_fasta
+from .fasta import INVALID, codes_to_str, split_inputs, str_to_codes, stream_fasta
 
 
 @dataclass(frozen=True)
@@ -47,24 +46,17 @@ class SegmentSpec:
 
 def _record_code_stream(source) -> Iterator[tuple[int, np.ndarray]]:
     """(record index, codes) pieces from paths, Records or strings, in order."""
-    items = [source] if isinstance(source, (str, os.PathLike, Record)) else list(source)
     base = 0
-    for item in items:
-        if isinstance(item, Record):
-            yield base, str_to_codes(item.sequence)
-            base += 1
-        elif isinstance(item, os.PathLike) or (isinstance(item, str) and not looks_like_sequence(item)):
-            last = -1
-            for chunk in stream_fasta(item):
-                last = chunk.record
-                yield base + chunk.record, chunk.codes
-            base += last + 1
-        elif isinstance(item, str):
+    for kind, item in split_inputs(source):
+        if kind == "sequence":
             yield base, str_to_codes(item)
             base += 1
-        else:
-            raise GeneMaskInputError(f"cannot cut segments from {type(item).__name__}.",
-                                     fix="give FASTA paths, Records or sequence strings.")
+            continue
+        last = -1
+        for chunk in stream_fasta(item):
+            last = chunk.record
+            yield base + chunk.record, chunk.codes
+        base += last + 1
 
 
 class _RunCutter:
