@@ -210,3 +210,73 @@ def test_gpu_benchmark_code_path_runs_on_cpu(tmp_path):
     report = json.loads(out.read_text())
     assert report["model"] == "tiny" and report["timed_steps"] == 2 and report["tokens_per_second"] > 0
     assert report["mfu"] is None and "CPU smoke run" in proc.stdout
+
+
+def test_last_complete_checkpoint_skips_half_written_ones(tmp_path):
+    from genemask_viz.errors import GeneMaskWarning
+    from genemask_viz.training.pretrain import last_complete_checkpoint
+    assert last_complete_checkpoint(tmp_path / "none") is None
+    for step, files in ((8, ["trainer_state.json", "model.safetensors"]),
+                        (9, ["trainer_state.json", "pytorch_model.bin"]),
+                        (10, ["model.safetensors"]),            # killed before trainer_state.json
+                        (11, ["trainer_state.json"])):          # no weights
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        for name in files:
+            (tmp_path / f"checkpoint-{step}" / name).write_text("x")
+    (tmp_path / "checkpoint-99.tmp").mkdir()
+    with pytest.warns(GeneMaskWarning, match="incomplete checkpoint") as caught:
+        assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-9")
+    assert sorted(str(w.message).split(":")[0].rsplit("-", 1)[1] for w in caught) == ["10", "11"]
+
+
+def test_resume_skips_a_checkpoint_killed_while_saving(pretrained, tmp_path):
+    """The newest checkpoint lacks trainer_state.json (killed while saving): the run resumes
+    from the one before and redoes the steps, with the same losses."""
+    import shutil
+
+    from genemask_viz.errors import GeneMaskWarning
+    run, _ = pretrained
+    copy = shutil.copytree(run, tmp_path / "copy")
+    (copy / "checkpoints" / "checkpoint-4" / "trainer_state.json").unlink()
+    reg.set_status(copy, state="failed")
+    reg.create_run("pretrain", asdict(small_config()), run_dir=copy)  # the same command again
+    with pytest.warns(GeneMaskWarning, match="checkpoint-4: incomplete checkpoint"):
+        status = execute_run(copy, progress=False)
+    assert status["state"] == "done" and status["step"] == 4
+    record = json.loads((copy / "model" / "training_record.json").read_text())
+    assert record["resumed_from"].endswith("checkpoint-2") and record["global_step"] == 4
+    assert (copy / "checkpoints" / "checkpoint-4" / "trainer_state.json").exists()  # rewritten
+    a, b = losses(run), losses(copy)
+    assert sorted(b) == [1, 2, 3, 4]
+    for step in (3, 4):
+        assert b[step] == pytest.approx(a[step], rel=1e-5, abs=1e-6), step
+
+
+def test_a_cancelled_run_rerun_in_the_foreground_is_not_cancelled_again(tmp_path):
+    cfg = small_config(steps=3, strategy="dnabert", save_steps=10, n_val=4)
+    run = reg.create_run("pretrain", asdict(cfg), run_dir=tmp_path / "r")
+    (run / reg.CANCEL_FILE).write_text("x")  # 'genemask runs cancel' from another terminal
+    assert execute_run(run, progress=False)["state"] == "done"  # an old request is dropped
+    (run / reg.CANCEL_FILE).write_text("x")
+    reg.set_status(run, state="cancelled")
+    reg.create_run("pretrain", asdict(cfg), run_dir=run)  # rerun: the request is cleared
+    assert not (run / reg.CANCEL_FILE).exists()
+
+
+def test_malformed_checkpoint_json_names_file_and_line(tmp_path):
+    from genemask_viz.tokens import KmerTokenizer
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text('{\n  "model_type": "bert",\n  "vocab_size": 4101,,\n}\n')
+    with pytest.raises(GeneMaskInputError, match=r"config.json, line 3: config.json is not valid "
+                                                 r"JSON.*Fix: restore") as exc:
+        resolve_model(bad)
+    assert exc.value.line == 3 and exc.value.source == str(bad / "config.json")
+    tok = tmp_path / "tok"
+    KmerTokenizer(k=4).save_pretrained(tok)
+    (tok / "vocab.txt").unlink()
+    (tok / "config.json").write_text(json.dumps({"model_type": "bert", "vocab_size": 261}))
+    (tok / "tokenizer.json").write_text('{"model": {"vocab": {"[PAD]": 0\n')
+    with pytest.raises(GeneMaskInputError, match="tokenizer.json is not valid JSON") as exc:
+        resolve_model(tok)
+    assert exc.value.line == 2 and exc.value.source == str(tok / "tokenizer.json")

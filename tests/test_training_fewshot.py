@@ -66,10 +66,21 @@ def test_metrics_agree_with_scikit_learn():
         expected = roc_auc_score(y, p[:, 1]) if n_classes == 2 else roc_auc_score(y, p, multi_class="ovr")
         assert m["auroc"] == pytest.approx(expected)
         assert 0.6 < m["auroc"] <= 1.0
-    # hand-computed: 3 of 4 right, one positive ranked below a negative
+    # hand-computed: 3 of 4 right (a negative at p=0.6 is called positive), yet every
+    # positive (0.7, 0.8) still ranks above every negative (0.1, 0.6): AUROC 1
     m = classification_metrics([0, 0, 1, 1], [[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.2, 0.8]])
     assert m["accuracy"] == 0.75 and m["auroc"] == 1.0
     assert m["mcc"] == pytest.approx(1 / math.sqrt(3))
+    # one positive ranked below a negative: 3 of the 4 positive/negative pairs in order
+    m = classification_metrics([0, 0, 1, 1], [[0.9, 0.1], [0.3, 0.7], [0.4, 0.6], [0.2, 0.8]])
+    assert m["accuracy"] == 0.75 and m["auroc"] == 0.75
+
+
+def test_auroc_is_nan_when_the_test_set_lacks_a_class():
+    m = classification_metrics([1, 1, 1], [[0.2, 0.8], [0.6, 0.4], [0.1, 0.9]])
+    assert math.isnan(m["auroc"]) and m["accuracy"] == pytest.approx(2 / 3)
+    m = classification_metrics([0, 2, 2, 0], softmax(np.eye(3)[[0, 2, 1, 0]] * 3))
+    assert math.isnan(m["auroc"]) and m["accuracy"] == 0.75
 
 
 def test_summary_mean_and_std_per_setting():
@@ -108,6 +119,45 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         FewShotConfig(shots=[0])
     with pytest.raises(GeneMaskInputError, match="neither a folder nor a file"):
         load_task(tmp_path / "nope")
+
+
+def test_test_labels_absent_from_the_pool_are_refused(tmp_path, cli, capsys):
+    pool = write_table(tmp_path / "pool.tsv", random_rows(20, [0, 1]))
+    test = write_table(tmp_path / "test.tsv", random_rows(9, [0, 1, 2], seed=1))
+    with pytest.raises(GeneMaskInputError, match=r"test.tsv: test labels \[2\] \(3 row\(s\)\) do "
+                                                 r"not occur in the training data \(classes \[0, 1\]\)"):
+        load_task(train=pool, test=test)
+    (tmp_path / "gm" / "4").mkdir(parents=True)  # GeneMask layout with its own test file
+    write_table(tmp_path / "gm" / "4" / "train.tsv", random_rows(8, [0, 1], seed=2))
+    write_table(tmp_path / "gm" / "test.tsv", random_rows(6, [1, 3], seed=3))
+    with pytest.raises(GeneMaskInputError, match=r"gm/test.tsv: test labels \[3\]"):
+        load_task(tmp_path / "gm")
+    assert cli(["fewshot", "--train", str(pool), "--test", str(test), "--shots", "2", "--seeds", "1",
+                "--epochs", "1", "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert f"{test}: test labels [2]" in capsys.readouterr().err
+
+
+def test_finetune_overrides_are_checked_not_replaced(tmp_path, cli, capsys):
+    zero = FewShotConfig(shots=[10], epochs=None, batch_size=None, learning_rate=None)
+    assert (zero.settings(10).epochs, zero.settings(10).batch_size) == (20, 5)
+    for kw, text in ((dict(epochs=-1), "epochs must be at least 1, got -1"),
+                     (dict(epochs=0), "epochs must be at least 1, got 0"),
+                     (dict(batch_size=0), "batch_size must be at least 1, got 0"),
+                     (dict(learning_rate=0.0), "learning rate must be positive, got 0.0"),
+                     (dict(learning_rate=-1e-4), "learning rate must be positive"),
+                     (dict(max_test=-1), "max_test must be at least 1, got -1"),
+                     (dict(test_fraction=1.0), "test_fraction must be between 0 and 1"),
+                     (dict(test_fraction=0), "test_fraction must be between 0 and 1")):
+        with pytest.raises(GeneMaskInputError, match=text):
+            FewShotConfig(**kw)
+    out = tmp_path / "out"
+    for flags, text in ((["--epochs", "-1"], "--epochs: epochs must be at least 1"),
+                        (["--batch-size", "0"], "--batch-size: batch_size must be at least 1"),
+                        (["--lr", "0"], "--lr: learning rate must be positive"),
+                        (["--max-test", "-1"], "--max-test: max_test must be at least 1")):
+        assert cli(["fewshot", "--data", "demo", "--out", str(out), "--quiet", *flags]) == 2
+        assert text in capsys.readouterr().err
+    assert not out.exists()  # refused before any work
 
 
 def test_demo_task_windows_hold_planted_motifs():

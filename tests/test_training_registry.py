@@ -14,6 +14,7 @@ from dataclasses import asdict
 
 import pytest
 
+from genemask_viz.errors import GeneMaskInputError
 from genemask_viz.training import registry as reg
 from genemask_viz.training.pretrain import PretrainConfig
 
@@ -119,3 +120,73 @@ def test_two_process_accelerate_run(tmp_path):
     assert record["device"]["world_size"] == 2 and record["sequences_per_step"] == 4
     losses = reg.read_metrics(run)["loss"].dropna()
     assert len(losses) == 2 and all(7.8 < v < 8.8 for v in losses)  # ~ln(4101), not doubled
+
+
+def test_write_text_atomic_replaces_the_whole_file(tmp_path):
+    path = tmp_path / "sub" / "results.csv"
+    reg.write_text_atomic(path, "a,b\n1,2\n")
+    reg.write_text_atomic(path, "a,b\n3,4\n")
+    assert path.read_text() == "a,b\n3,4\n"
+    assert [p.name for p in path.parent.iterdir()] == ["results.csv"]  # no temp file left
+
+
+def test_a_queued_run_with_a_live_worker_is_not_reset(tmp_path):
+    """create_run on a folder whose queued (or running) worker is alive is refused; the
+    current process's own run, or one whose worker died, is reused."""
+    run = reg.create_run("pretrain", cfg(), root=tmp_path, name="r")
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for state in ("queued", "running"):
+            reg.set_status(run, state=state, pid=worker.pid)
+            with pytest.raises(GeneMaskInputError, match=f"already {state}.*runs cancel"):
+                reg.create_run("pretrain", cfg(), root=tmp_path, name="r")
+            assert reg.run_status(run)["state"] == state and reg.run_status(run)["pid"] == worker.pid
+    finally:
+        worker.kill()
+        worker.wait()
+    reg.set_status(run, state="queued", pid=worker.pid)  # its worker is gone now
+    assert reg.create_run("pretrain", cfg(), root=tmp_path, name="r") == run
+    reg.set_status(run, state="running", pid=os.getpid())  # this process: a foreground rerun
+    assert reg.create_run("pretrain", cfg(), root=tmp_path, name="r") == run
+    assert reg.run_status(run)["state"] == "queued"
+
+
+def test_resuming_a_run_clears_an_old_cancel_request(tmp_path):
+    run = reg.create_run("pretrain", cfg(), root=tmp_path, name="r")
+    (run / reg.CANCEL_FILE).write_text("earlier")
+    reg.set_status(run, state="cancelled")
+    reg.create_run("pretrain", cfg(), root=tmp_path, name="r")  # the same command again
+    assert not (run / reg.CANCEL_FILE).exists()
+    assert reg.run_status(run)["state"] == "queued"
+
+
+class FakePopen:
+    """Stands in for the worker process; ``running=True`` acts as a worker that marks itself
+    running before start_run gets to record its pid."""
+
+    seen: list = []
+    running = False
+    pid = 2 ** 22 + 1  # above the largest pid_max: never a real process
+
+    def __init__(self, argv, **kwargs):
+        run_dir = argv[-1]
+        FakePopen.seen.append(dict(reg.read_json(os.path.join(run_dir, "status.json"))))
+        if FakePopen.running:
+            reg.set_status(run_dir, state="running", pid=os.getpid(), message=None)
+
+
+def test_start_run_never_downgrades_a_running_worker(tmp_path, monkeypatch):
+    monkeypatch.setattr(reg.subprocess, "Popen", FakePopen)
+    FakePopen.seen = []
+    slow = reg.create_run("pretrain", cfg(), root=tmp_path, name="slow")
+    reg.set_status(slow, pid=123)  # a stale pid from an earlier attempt
+    assert reg.start_run(slow) == FakePopen.pid
+    # queued (without the stale pid) was written before the worker started ...
+    assert FakePopen.seen[-1]["state"] == "queued" and FakePopen.seen[-1]["pid"] is None
+    status = reg.run_status(slow)  # ... and its pid recorded after
+    assert status["state"] == "queued" and status["pid"] == FakePopen.pid
+    monkeypatch.setattr(FakePopen, "running", True)
+    fast = reg.create_run("pretrain", cfg(), root=tmp_path, name="fast")
+    reg.start_run(fast)
+    status = reg.run_status(fast)
+    assert status["state"] == "running" and status["pid"] == os.getpid()

@@ -63,7 +63,8 @@ def run(args) -> int:
                            test_fraction=args.test_fraction, from_pool=args.from_pool,
                            max_test=args.max_test, threads=args.threads)
     if args.background:
-        load_task(config.data, train=config.train, test=config.test)  # fail fast on bad data
+        load_task(config.data, train=config.train, test=config.test,  # fail fast on bad data
+                  test_fraction=config.test_fraction)
         out = create_run("fewshot", asdict(config), run_dir=args.out)
         pid = start_run(out, max_concurrent=args.max_concurrent)
         print(f"started few-shot run {out} (pid {pid}); follow it with: genemask runs show {out}")

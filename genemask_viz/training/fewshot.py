@@ -59,6 +59,11 @@ def paper_settings(shots: int) -> FinetuneSettings:
                             batch_size=int(math.floor(b0 + t * (b1 - b0) + 0.5)))
 
 
+def _given(value, default):
+    """``value`` unless it is None (0 is a value, not "use the default")."""
+    return default if value is None else value
+
+
 @dataclass
 class FewShotConfig:
     """A few-shot experiment (JSON-able; stored in the run's config.json)."""
@@ -92,12 +97,29 @@ class FewShotConfig:
                                      fix="e.g. --shots 10,50")
         if int(self.seeds) < 1:
             raise GeneMaskInputError(f"seeds must be at least 1, got {self.seeds}.")
+        # None means "the paper's value"; anything given must be usable
+        if self.learning_rate is not None and not float(self.learning_rate) > 0:
+            raise GeneMaskInputError(f"learning rate must be positive, got {self.learning_rate}.",
+                                     source="--lr", fix="e.g. --lr 1e-4, or leave it out for the "
+                                                        "paper's value.")
+        for name, flag in (("epochs", "--epochs"), ("batch_size", "--batch-size"),
+                           ("max_test", "--max-test")):
+            value = getattr(self, name)
+            if value is not None and int(value) < 1:
+                raise GeneMaskInputError(f"{name} must be at least 1, got {value}.", source=flag,
+                                         fix=f"give a positive {flag}, or leave it out "
+                                             + ("(all test rows)." if name == "max_test"
+                                                else "for the paper's value."))
+        if not 0 < float(self.test_fraction) < 1:
+            raise GeneMaskInputError(f"test_fraction must be between 0 and 1 (exclusive), got "
+                                     f"{self.test_fraction}.", source="--test-fraction",
+                                     fix="e.g. --test-fraction 0.2")
 
     def settings(self, shots: int) -> FinetuneSettings:
         base = paper_settings(shots)
-        return FinetuneSettings(learning_rate=self.learning_rate or base.learning_rate,
-                                epochs=self.epochs or base.epochs,
-                                batch_size=self.batch_size or base.batch_size,
+        return FinetuneSettings(learning_rate=_given(self.learning_rate, base.learning_rate),
+                                epochs=_given(self.epochs, base.epochs),
+                                batch_size=_given(self.batch_size, base.batch_size),
                                 warmup_ratio=self.warmup_ratio, dropout=self.dropout,
                                 weight_decay=self.weight_decay)
 
@@ -198,7 +220,7 @@ def run_fewshot(config: FewShotConfig, out_dir: str | os.PathLike | None = None,
 
     from .callbacks import RunLogger
     from .models import resolve_model
-    from .registry import write_json_atomic
+    from .registry import write_json_atomic, write_text_atomic
     from .tasks import draw_shots, load_task
 
     if config.threads:
@@ -249,8 +271,6 @@ def run_fewshot(config: FewShotConfig, out_dir: str | os.PathLike | None = None,
                "finetune": {str(k): asdict(config.settings(k)) for k in config.shots},
                "config": asdict(config)}
     if out is not None:
-        tmp = out / ".results.csv.tmp"
-        results.to_csv(tmp, index=False)
-        os.replace(tmp, out / "results.csv")
+        write_text_atomic(out / "results.csv", results.to_csv(index=False))
         write_json_atomic(out / "summary.json", summary)
     return FewShotResult(results, summary, out, cancelled)

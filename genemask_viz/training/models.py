@@ -67,9 +67,10 @@ def _run_model_dir(path: Path) -> Path | None:
     if cfg.exists():
         try:
             data = json.loads(cfg.read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):  # malformed: check_checkpoint reports it
             return None
-        if "kind" in data and "model_type" not in data:  # a run folder with no model yet
+        # a run folder with no model yet
+        if isinstance(data, dict) and "kind" in data and "model_type" not in data:
             raise GeneMaskInputError(
                 f"run folder has no saved model yet (kind {data.get('kind')!r}).", source=path,
                 fix="wait until the pretraining run is done, or give a checkpoint folder.")
@@ -96,6 +97,25 @@ def resolve_model(spec: str | os.PathLike, k: int = 6) -> ModelSource:
     return ModelSource(text, None, path, check_checkpoint(path))
 
 
+def _read_json_file(path: Path) -> dict:
+    """A checkpoint's JSON file; a malformed one is a :class:`GeneMaskInputError` naming the line."""
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise GeneMaskInputError(f"{path.name} is not valid JSON ({exc.msg}, column {exc.colno}).",
+                                 source=path, line=exc.lineno,
+                                 fix="restore the file from the original checkpoint (re-download "
+                                     "or re-save it with save_pretrained).") from None
+    except UnicodeDecodeError as exc:
+        raise GeneMaskInputError(f"{path.name} is not UTF-8 text ({exc.reason}).", source=path,
+                                 fix="restore the file from the original checkpoint.") from None
+    if not isinstance(data, dict):
+        raise GeneMaskInputError(f"{path.name} must hold a JSON object, found "
+                                 f"{type(data).__name__}.", source=path,
+                                 fix="restore the file from the original checkpoint.")
+    return data
+
+
 def check_checkpoint(path: Path) -> int:
     """Check a checkpoint folder's config and vocabulary; return its k."""
     from ..tokens import kmer_vocab
@@ -104,7 +124,7 @@ def check_checkpoint(path: Path) -> int:
     if not cfg_path.exists():
         raise GeneMaskInputError("no config.json: not a Hugging Face checkpoint folder.",
                                  source=path, fix="give a folder written by save_pretrained.")
-    cfg = json.loads(cfg_path.read_text())
+    cfg = _read_json_file(cfg_path)
     if cfg.get("model_type") != "bert":
         raise GeneMaskInputError(f"model_type is {cfg.get('model_type')!r}; only BERT models "
                                  "(DNABERT-style) are supported.", source=cfg_path,
@@ -130,7 +150,8 @@ def _checkpoint_words(path: Path) -> list[str]:
     if (path / "vocab.txt").exists():
         return (path / "vocab.txt").read_text().split()
     if (path / "tokenizer.json").exists():
-        vocab = json.loads((path / "tokenizer.json").read_text()).get("model", {}).get("vocab")
+        model = _read_json_file(path / "tokenizer.json").get("model")
+        vocab = model.get("vocab") if isinstance(model, dict) else None
         if isinstance(vocab, dict):
             return [w for w, _ in sorted(vocab.items(), key=lambda item: item[1])]
     raise GeneMaskInputError("no vocab.txt (nor tokenizer.json): cannot check that the vocabulary "

@@ -21,18 +21,25 @@ from __future__ import annotations
 import math
 import os
 import platform
+import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import GeneMaskInputError
+from ..errors import GeneMaskInputError, GeneMaskWarning
 from .callbacks import RunLogger
 from .corpus import STRATEGIES, TABLE_STRATEGIES, BatchCollator, make_collator, pretraining_corpus
 from .models import build_mlm, load_tokenizer, resolve_model, save_model
 from .registry import write_json_atomic
 
-__all__ = ["PretrainConfig", "PretrainResult", "pretrain", "masked_accuracy", "device_info"]
+__all__ = ["PretrainConfig", "PretrainResult", "pretrain", "masked_accuracy", "device_info",
+           "last_complete_checkpoint"]
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+            "pytorch_model.bin.index.json")
 
 
 @dataclass
@@ -120,6 +127,28 @@ def _argmax_logits(logits, labels):
     return logits.argmax(dim=-1)  # keep (batch, length) ids instead of (batch, length, vocab)
 
 
+def last_complete_checkpoint(folder: str | os.PathLike) -> str | None:
+    """The newest ``checkpoint-N`` in ``folder`` that holds ``trainer_state.json`` and model
+    weights, or None.
+
+    A process killed while saving leaves a newer checkpoint without them; resuming from
+    it would fail, so it is skipped with a :class:`GeneMaskWarning` (the step is redone and
+    the folder overwritten when training reaches it again).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    found = sorted(((int(m.group(1)), d) for d in folder.iterdir()
+                    if d.is_dir() and (m := _CHECKPOINT.match(d.name))), reverse=True)
+    for _, d in found:
+        if (d / "trainer_state.json").is_file() and any((d / w).is_file() for w in _WEIGHTS):
+            return str(d)
+        warnings.warn(f"{d}: incomplete checkpoint (no trainer_state.json or model weights; "
+                      "probably interrupted while saving); resuming from an earlier one.",
+                      GeneMaskWarning, stacklevel=2)
+    return None
+
+
 def _score_table(config: PretrainConfig, corpus_file: str, run_dir: Path, is_main: bool):
     """Load the given table, or count the corpus (only strategies that rank k-mers need it)."""
     from ..ngrams import compute_table, load_table, save_table
@@ -146,7 +175,6 @@ def pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool 
     import torch
     from transformers import Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback
-    from transformers.trainer_utils import get_last_checkpoint
 
     run_dir = Path(run_dir)
     if config.threads:
@@ -194,7 +222,7 @@ def pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool 
                       callbacks=[logger, *callbacks])
     if not progress:
         trainer.remove_callback(PrinterCallback)  # no log dicts on stdout either
-    last = get_last_checkpoint(str(run_dir / "checkpoints")) if resume and (run_dir / "checkpoints").is_dir() else None
+    last = last_complete_checkpoint(run_dir / "checkpoints") if resume else None
     train_out = trainer.train(resume_from_checkpoint=last)
     result = PretrainResult(run_dir, None, train=dict(train_out.metrics), cancelled=logger.cancelled,
                             resumed_from=last)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from ..errors import GeneMaskInputError
 
-__all__ = ["STATES", "runs_root", "write_json_atomic", "read_json", "create_run", "start_run",
+__all__ = ["STATES", "runs_root", "write_json_atomic", "write_text_atomic", "read_json", "create_run", "start_run",
            "run_status", "set_status", "run_progress", "cancel_run", "list_runs", "compare_runs",
            "read_metrics", "load_results", "resolve_run", "wait_for_slot", "append_metrics",
            "is_cancel_requested"]
@@ -57,14 +57,15 @@ def runs_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root or os.environ.get("GENEMASK_RUNS") or "runs").expanduser()
 
 
-def write_json_atomic(path: str | os.PathLike, data) -> Path:
-    """Write JSON to a temporary file in the same folder, then rename it over ``path``."""
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to a temporary file in the same folder, then rename it over ``path``
+    (a reader never sees half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, default=str)
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -72,6 +73,11 @@ def write_json_atomic(path: str | os.PathLike, data) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json_atomic(path: str | os.PathLike, data) -> Path:
+    """Write JSON to a temporary file in the same folder, then rename it over ``path``."""
+    return write_text_atomic(path, json.dumps(data, indent=2, default=str))
 
 
 def read_json(path: str | os.PathLike, default=None):
@@ -108,10 +114,13 @@ def create_run(kind: str, params: dict, root: str | os.PathLike | None = None,
             raise GeneMaskInputError(
                 "folder already holds a run with other settings.", source=run_dir,
                 fix="choose a new --out folder, or repeat the original command to resume it.")
-        state = run_status(run_dir).get("state")
-        if state == "running" and _pid_alive(run_status(run_dir).get("pid")):
-            raise GeneMaskInputError("this run is already running.", source=run_dir,
-                                     fix="wait for it or cancel it (genemask runs cancel).")
+        status = run_status(run_dir)
+        state, pid = status.get("state"), status.get("pid")
+        if state in ("queued", "running") and _pid_alive(pid) and int(pid) != os.getpid():
+            raise GeneMaskInputError(
+                f"this run is already {state} (process {pid}).", source=run_dir,
+                fix=f"wait for it, or cancel it first (genemask runs cancel {run_dir}).")
+        (run_dir / CANCEL_FILE).unlink(missing_ok=True)  # an old cancel must not stop the rerun
         set_status(run_dir, state="queued", error=None, finished=None, message="resuming")
         return run_dir
     if run_dir.exists() and any(run_dir.iterdir()):
@@ -210,12 +219,17 @@ def start_run(run_dir: str | os.PathLike, max_concurrent: int = DEFAULT_MAX_CONC
     cfg["max_concurrent"] = int(max_concurrent)
     write_json_atomic(run_dir / "config.json", cfg)
     (run_dir / CANCEL_FILE).unlink(missing_ok=True)
-    log = open(run_dir / "log.txt", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "genemask_viz.training.worker", str(run_dir)],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, cwd=str(run_dir))
-    log.close()
-    set_status(run_dir, state="queued", pid=proc.pid, message="waiting for a free slot")
+    # queued before the worker exists: the worker may mark itself running at once, and
+    # that must not be overwritten afterwards
+    set_status(run_dir, state="queued", pid=None, message="waiting for a free slot")
+    with open(run_dir / "log.txt", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "genemask_viz.training.worker", str(run_dir)],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=str(run_dir))
+    with _root_lock(run_dir.parent):  # the lock wait_for_slot marks a run running under
+        status = read_json(run_dir / "status.json", default={}) or {}
+        if status.get("state") == "queued" and not status.get("pid"):
+            set_status(run_dir, pid=proc.pid)
     return proc.pid
 
 

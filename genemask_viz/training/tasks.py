@@ -78,6 +78,22 @@ def _check_classes(frame: pd.DataFrame, source) -> None:
             "at least two.", source=source, fix="give rows of every class in the training data.")
 
 
+def _read_test(path: Path, pool: pd.DataFrame) -> pd.DataFrame:
+    """The test file, checked against the pool: every test label must be a training class
+    (the classifier has one output per pool class)."""
+    test = _read(path)
+    classes = set(int(c) for c in pool["label"].unique())
+    unknown = sorted(int(c) for c in test["label"].unique() if int(c) not in classes)
+    if unknown:
+        n = int(test["label"].isin(unknown).sum())
+        raise GeneMaskInputError(
+            f"test labels {unknown} ({n} row(s)) do not occur in the training data (classes "
+            f"{sorted(classes)}); a classifier cannot predict a class it was never trained on.",
+            source=path, fix="give a training pool with rows of every test class, or drop those "
+                             "rows from the test file.")
+    return test
+
+
 def _split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified split: ``fraction`` of each class (at least one row) goes to the second part."""
     if not 0 < fraction < 1:
@@ -115,7 +131,7 @@ def load_task(data: str | Path | None = None, train: str | Path | None = None,
         pool = _read(Path(train))
         _check_classes(pool, train)
         if test is not None:
-            return FewShotTask(Path(train).stem, pool, _read(Path(test)), str(train),
+            return FewShotTask(Path(train).stem, pool, _read_test(Path(test), pool), str(train),
                                test_note=f"test file {test}")
         pool, held = _split(pool, test_fraction, split_seed)
         return FewShotTask(Path(train).stem, pool, held, str(train),
@@ -150,7 +166,7 @@ def load_task(data: str | Path | None = None, train: str | Path | None = None,
     test_file = test or next((p for p in (path / "test.tsv", path / "full-dataset" / "test.tsv",
                                           path / "test.csv") if p.exists()), None)
     if test_file is not None:
-        return FewShotTask(path.name, pool, _read(Path(test_file)), str(path), shot_files,
+        return FewShotTask(path.name, pool, _read_test(Path(test_file), pool), str(path), shot_files,
                            test_note=f"test file {test_file}")
     return FewShotTask(path.name, pool, None, str(path), shot_files,
                        test_note=f"{path.name} ships no test file: each run is tested on the rows "

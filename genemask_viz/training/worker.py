@@ -8,19 +8,14 @@ and leaves ``done``, ``cancelled`` or ``failed`` (with the error message) in
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import sys
 import traceback
 from pathlib import Path
 
-from .registry import read_json, set_status, wait_for_slot
+from .registry import CANCEL_FILE, _now, read_json, set_status, wait_for_slot
 
 __all__ = ["execute_run", "main"]
-
-
-def _now() -> str:
-    return _dt.datetime.now().isoformat(timespec="seconds")
 
 
 def execute_run(run_dir: str | os.PathLike, progress: bool = True, queue: bool = False,
@@ -40,6 +35,9 @@ def execute_run(run_dir: str | os.PathLike, progress: bool = True, queue: bool =
             if not wait_for_slot(run_dir):
                 return read_json(run_dir / "status.json")
         else:
+            # a foreground (re)run is what the user asked for now: an old cancel request
+            # (e.g. from cancelling the previous attempt) must not stop it after one step
+            (run_dir / CANCEL_FILE).unlink(missing_ok=True)
             set_status(run_dir, state="running", pid=os.getpid(), started=_now(), error=None,
                        message=None)
     try:
