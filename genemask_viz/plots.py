@@ -250,8 +250,9 @@ def loss_curves(metrics: dict[str, pd.DataFrame], smooth: int = 1) -> go.Figure:
 
 
 def fewshot_figure(results: pd.DataFrame, metric: str = "accuracy", group: str = "model",
-                   shots: str = "shots") -> go.Figure:
-    """Mean +- standard deviation over seeds of ``metric`` per shot count, one line per ``group``."""
+                   shots: str = "shots", legend_title: str | None = None) -> go.Figure:
+    """Mean +- standard deviation over seeds of ``metric`` per shot count, one line per ``group``
+    (a column; :func:`genemask_viz.app_logic.labs.fewshot_lines` makes one per dataset and model)."""
     fig = go.Figure()
     keys = [group] if group in results else []
     for name, g in (results.groupby(keys, sort=False) if keys else [("all", results)]):
@@ -266,7 +267,7 @@ def fewshot_figure(results: pd.DataFrame, metric: str = "accuracy", group: str =
                      ticktext=[str(t) for t in ticks])
     fig.update_yaxes(title_text=f"{metric} (mean +- sd over seeds)")
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=20, b=10), showlegend=True,
-                      legend_title_text=group)
+                      legend_title_text=legend_title or group)
     return fig
 
 

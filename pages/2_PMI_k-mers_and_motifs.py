@@ -6,7 +6,7 @@ import streamlit as st
 from genemask_viz.app_logic import read_upload
 from genemask_viz.app_logic.inputs import hg38_ranking_path
 from genemask_viz.app_logic.pmi import (SCORE_COLUMNS, count_with_progress, filter_table,
-                                        headline, kmer_hits, scored_lengths)
+                                        headline, kmer_hits, scored_lengths, upload_key)
 from genemask_viz.errors import GeneMaskInputError
 from genemask_viz.plots import ranking_statistics_figure, score_distribution
 
@@ -43,9 +43,11 @@ def uploaded_table(name: str, data: bytes):
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def motif_comparison(table_key: str, _table, n: int, top: int):
+def motif_comparison(fingerprint: str, _table, n: int, top: int):
+    """Cached on ``fingerprint`` (the table's identity: its settings, or an upload's content
+    hash), ``n`` and ``top``; the table itself is not hashed."""
     from genemask_viz.motifs import compare_table
-    return compare_table(_table, n=n, top=top, source=table_key)
+    return compare_table(_table, n=n, top=top, source=fingerprint)
 
 
 def logo(result, kmer: str, hit):
@@ -79,17 +81,18 @@ with st.sidebar:
                 st.info("The GeneMask release's ranking is read from ../shared/data/genemask/, which is "
                         "not present. Use the demo genome, or load the CSV with 'Load a table file'.")
             else:
-                table, table_key = file_table(str(path)), "hg38"
+                table, table_key = file_table(str(path)), f"hg38 {path}"
         elif source == sources[2]:
             up = st.file_uploader("FASTA (plain or .gz, at most 50 MB)", key="pm_fasta",
                                   type=["fa", "fasta", "fna", "gz", "txt"])
             min_count = st.number_input("Minimum count to be scored", 2, 10_000, 5, key="pm_up_min_count",
                                         help="101 suits a genome; a small upload needs less.")
             if up is not None:
-                key = f"{up.name}:{up.size}:{min_count}"
+                data = up.getvalue()
+                key = upload_key(up.name, data, f"min_count={min_count}")
                 if st.button("Compute the table", key="pm_compute", type="primary"):
                     bar = st.progress(0.0, text="reading the file")
-                    records = read_upload(up.name, up.getvalue())
+                    records = read_upload(up.name, data)
                     st.session_state["pm_upload_table"] = (key, count_with_progress(
                         records, 10, int(min_count), lambda f, t: bar.progress(min(f, 1.0), text=t)))
                 stored = st.session_state.get("pm_upload_table")
@@ -99,7 +102,8 @@ with st.sidebar:
             up = st.file_uploader("Score table (ours or the release's ranking CSV)", key="pm_table_file",
                                   type=["csv", "parquet", "pq"])
             if up is not None:
-                table, table_key = uploaded_table(up.name, up.getvalue()), f"file {up.name}:{up.size}"
+                data = up.getvalue()
+                table, table_key = uploaded_table(up.name, data), "file " + upload_key(up.name, data)
     except GeneMaskInputError as exc:
         st.error(str(exc))
         st.stop()

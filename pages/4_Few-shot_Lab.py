@@ -7,8 +7,9 @@ import streamlit as st
 
 from genemask_viz.app_logic import MAX_CONCURRENT_RUNS, benchmark_datasets, launch_run, run_overview
 from genemask_viz.app_logic.inputs import fewshot_root
-from genemask_viz.app_logic.labs import (active_runs, fewshot_results, finished_pretraining_runs,
-                                         progress_text, runs_folder, save_upload)
+from genemask_viz.app_logic.labs import (active_runs, fewshot_lines, fewshot_results,
+                                         finished_pretraining_runs, progress_text, runs_folder,
+                                         save_upload)
 from genemask_viz.errors import GeneMaskInputError
 from genemask_viz.plots import fewshot_figure
 
@@ -128,8 +129,8 @@ def live():
     if not len(results):
         return
     metric = st.selectbox("Metric", list(METRIC_NAMES), key="fs_metric", format_func=METRIC_NAMES.get)
-    group = "model" if results["model"].nunique() > 1 or results["run"].nunique() == 1 else "run"
-    st.plotly_chart(fewshot_figure(results, metric, group=group), key="fs_plot")
+    lines, title = fewshot_lines(results)
+    st.plotly_chart(fewshot_figure(lines, metric, group="line", legend_title=title), key="fs_plot")
     st.caption("Each point is the mean over seeds; bars show one standard deviation. Overlapping bars "
                "mean the difference may be chance.")
     keys = [c for c in ("dataset", "model", "shots") if c in results]

@@ -179,7 +179,17 @@ def test_launch_queues_beyond_the_concurrency_limit(tmp_path):
     write_running_run(tmp_path)
     run = launch_run("pretrain", dict(corpus="demo", strategy="dnabert", steps=5), root=tmp_path,
                      max_concurrent=1)
-    assert run_status(run)["state"] == "queued"
+    # start_run writes "queued" itself: only a run still queued once its worker has had time
+    # to take a free slot shows the limit (the slot holder is this process, "running")
+    import time
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        assert run_status(run)["state"] == "queued", run_status(run)
+        time.sleep(0.25)
+    status = run_status(run)
+    assert status["state"] == "queued" and status["message"] == "waiting for a free slot"
+    from genemask_viz.training.registry import _pid_alive
+    assert _pid_alive(status["pid"])  # the worker is alive: waiting for the slot, not crashed
     assert json.loads((run / "config.json").read_text())["params"]["strategy"] == "dnabert"
     with pytest.raises(GeneMaskInputError, match="unknown masking strategy"):
         launch_run("pretrain", dict(strategy="nope"), root=tmp_path)
@@ -334,3 +344,49 @@ def test_fewshot_lab_renders_results_and_queues_a_launch(tmp_path):
     params = json.loads((new[0] / "config.json").read_text())["params"]
     assert (params["data"], params["shots"], params["seeds"]) == ("demo", [10, 50], 3)
     assert cancel_run(new[0], timeout_s=20)["state"] == "cancelled"
+
+
+# ---- review fixes: upload keys, few-shot lines, upload cap ------------------------------------
+def test_upload_key_hashes_the_content_not_the_size():
+    from genemask_viz.app_logic.pmi import upload_key
+    a, b = b">x\nACGTACGT\n", b">x\nTTTTACGT\n"                  # same name, same size
+    assert len(a) == len(b)
+    assert upload_key("g.fa", a) != upload_key("g.fa", b)
+    assert upload_key("g.fa", a) == upload_key("dir/g.fa", a)
+    assert upload_key("g.fa", a, "min_count=5") != upload_key("g.fa", a, "min_count=6")
+    import hashlib
+    assert hashlib.sha1(a).hexdigest() in upload_key("g.fa", a)
+
+
+def test_fewshot_lines_never_average_across_datasets():
+    from genemask_viz.app_logic.labs import fewshot_lines
+    from genemask_viz.plots import fewshot_figure
+    rows = [{"dataset": d, "model": "tiny", "shots": s, "seed": seed, "run": f"r-{d}",
+             "accuracy": acc + 0.01 * seed}
+            for d, acc in (("prom", 0.9), ("tata", 0.5)) for s in (10, 50) for seed in (0, 1)]
+    rows += [{"dataset": "prom", "model": "small", "shots": s, "seed": 0, "run": "r-small",
+              "accuracy": 0.7} for s in (10, 50)]
+    results = pd.DataFrame(rows)
+    lines, title = fewshot_lines(results)
+    assert title == "model on dataset"
+    assert sorted(lines["line"].unique()) == ["small on prom", "tiny on prom", "tiny on tata"]
+    fig = fewshot_figure(lines, "accuracy", group="line", legend_title=title)
+    means = {t.name: list(t.y) for t in fig.data}
+    assert means["tiny on prom"] == pytest.approx([0.905, 0.905])   # not (0.9 + 0.5) / 2
+    assert means["tiny on tata"] == pytest.approx([0.505, 0.505])
+    assert fig.layout.legend.title.text == "model on dataset"
+    # one dataset: labelled by model; one dataset and model, several runs: one line per run
+    one = results[results["dataset"] == "prom"]
+    assert fewshot_lines(one)[1] == "model" and set(fewshot_lines(one)[0]["line"]) == {"tiny", "small"}
+    same = results[results["model"] == "tiny"].assign(dataset="prom")
+    lines, title = fewshot_lines(same)
+    assert title == "run" and set(lines["line"]) == {"r-prom", "r-tata"}
+
+
+def test_save_upload_uses_the_shared_upload_cap(tmp_path):
+    import inspect
+    from genemask_viz.app_logic import MAX_UPLOAD_BYTES
+    from genemask_viz.app_logic.labs import save_upload
+    assert inspect.signature(save_upload).parameters["max_bytes"].default == MAX_UPLOAD_BYTES
+    with pytest.raises(GeneMaskInputError, match="limit"):
+        save_upload(tmp_path, "x.tsv", b"sequence\tlabel\n" + b"A" * 100, max_bytes=50)

@@ -102,6 +102,26 @@ def test_p_value_match_rate_is_honest(mset, all6):
     assert (all6.best_rel.max(axis=1) >= 0.9).mean() > 0.95
 
 
+def test_pvalue_all_is_bonferroni_across_motifs(jaspar, mset, all6):
+    from genemask_viz.motifs.stats import definitions, match_table
+    # a small library, where fpr / M still admits some 6-mers: any-motif rate <= fpr
+    few = motif_set([jaspar[m] for m in ("MA0004.1", "MA0139.2", "MA0079.5", "MA0108.3")])
+    res = score_kmers(all_kmers(6), few, fpr=0.04)
+    assert res.fpr_all == pytest.approx(0.01)
+    assert res.pass_p_all.mean(axis=0).max() <= 0.01 + 1e-12
+    any_all = res.pass_p_all.any(axis=1)
+    assert 0 < any_all.mean() <= 0.04                        # family-wise over the 4 motifs
+    assert not (res.pass_p_all & ~res.pass_p).any()          # stricter than pvalue
+    assert res.pass_p.any(axis=1).mean() > any_all.mean()
+    table = match_table(res)
+    assert "pvalue_all" in definitions(table)
+    np.testing.assert_array_equal(table["pvalue_all"].to_numpy(), any_all)
+    # all 879 motifs: 0.01 / 879 * 4^6 < 1, so no 6-mer can reach it (the documented floor)
+    assert all6.fpr_all == pytest.approx(0.01 / len(mset))
+    assert not all6.pass_p_all.any()
+    assert all6.pass_p.any(axis=1).mean() > 0.85              # while pvalue is near-saturated
+
+
 def test_thresholds_agree_with_biopython_distribution(jaspar):
     m = jaspar["MA0004.1"]                                   # Arnt, width 6
     pl = build_placements(motif_set([m]), 6)

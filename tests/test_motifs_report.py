@@ -43,7 +43,8 @@ def test_cli_on_release_hg38_ranking(tmp_path):
     args = parser.parse_args(["motifs", "--table", str(HG38), "--top", "100", "--logos", "2",
                               "--out", str(tmp_path)])
     assert args.func(args) == 0
-    s = json.loads((tmp_path / "summary.json").read_text())
+    s = json.loads((tmp_path / "summary.json").read_text(),
+                   parse_constant=lambda c: pytest.fail(f"summary.json holds {c}: not strict JSON"))
     assert s["n_kmers"] == 4096 and s["n_motifs"] == 879
     st = s["statistics"]["all"]
     pmi, rnd = st["pmi"]["kmers"], st["random"]["kmers"]
@@ -53,10 +54,36 @@ def test_cli_on_release_hg38_ranking(tmp_path):
     assert pmi["enrichment"]["core"]["fold"] > 1.1 and pmi["enrichment"]["core"]["p"] < 0.05
     assert s["base_rates"]["naive"] > 0.95                       # the saturated definition
     assert 0.3 < s["base_rates"]["core"] < 0.7
+    assert s["base_rates"]["pvalue"] > 0.85                      # per-motif FPR: near-saturated
+    assert s["p_match_all_fpr_per_motif"] == pytest.approx(0.01 / 879)
+    assert s["base_rates"]["pvalue_all"] == 0.0                  # 0.01/879 * 4^6 < 1: none can pass
+    assert pmi["enrichment"]["pvalue_all"]["all_matches"] == 0
+    assert set(s["top_rates"]) == set(s["base_rates"])
     assert s["pmi_beats"]["random"] is True
     matches = (tmp_path / "matches.csv").read_text().splitlines()
     assert len(matches) == 4097 and matches[1].split(",")[1] == "CCTCCC"
     assert len(list((tmp_path / "logos").glob("*.png"))) == 2
+
+
+def test_default_n_prefers_genemask_6mers():
+    import pandas as pd
+    from genemask_viz.motifs.report import default_n
+
+    def table(counts):  # rows per length; scored unless the length is listed with a minus
+        rows = [{"ngram": "A" * abs(n), "n": abs(n), "genemask_score": None if n < 0 else 1.0}
+                for n, c in counts.items() for _ in range(c)]
+        return pd.DataFrame(rows)
+    # a demo table with max_n=10 has more 7-mers than 6-mers: still compare 6-mers
+    assert default_n(table({5: 10, 6: 20, 7: 50, 8: 40})) == 6
+    assert default_n(table({4: 30, 5: 60, 8: 10})) == 5          # no 6-mers: the most common
+    assert default_n(table({-6: 90, 5: 10, 7: 20})) == 7         # unscored 6-mers do not count
+    from genemask_viz.cli.motifs import register
+    import argparse
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    action = next(a for a in parser._subparsers._group_actions[0].choices["motifs"]._actions
+                  if a.dest == "n")
+    assert "6" in action.help and "most rows" in action.help and "table's k" not in action.help
 
 
 def test_demo_genome_planted_motifs_are_recovered():

@@ -204,7 +204,8 @@ def test_cli_fewshot_on_demo_writes_results_and_summary(cli, tmp_path, capsys):
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 4 and set(results["shots"]) == {4, 8}
     assert (results["n_train"] == 2 * results["shots"]).all() and (results["n_test"] == 40).all()
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text(),
+                         parse_constant=lambda c: pytest.fail(f"summary.json holds {c}"))
     by_shots = {row["shots"]: row for row in summary["settings"]}
     mean4 = results[results["shots"] == 4]["accuracy"].mean()
     assert by_shots[4]["accuracy_mean"] == pytest.approx(mean4) and by_shots[4]["n_seeds"] == 2

@@ -26,7 +26,6 @@ STRATEGY_LABELS = {
     "genemask-released": "genemask-released (public code's bug, for replication)",
     "pmi-span": "pmi-span (PMI-Masking units)",
 }
-#: strategies that need a PMI table
 #: longest sequence one model input holds: 510 k-mer tokens
 MAX_TOKENS = 510
 

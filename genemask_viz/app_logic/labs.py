@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import GeneMaskInputError
+from .inputs import MAX_UPLOAD_BYTES
 
 #: concurrent background runs per runs folder (``$GENEMASK_MAX_RUNS``; 2 shared cores: 1)
 MAX_CONCURRENT_RUNS = max(1, int(os.environ.get("GENEMASK_MAX_RUNS", "1") or 1))
@@ -40,11 +41,7 @@ def _check_params(kind: str, params: dict) -> dict:
                                      "(genemask pretrain) for long runs.")
         return asdict(PretrainConfig(**params))
     if kind == "fewshot":
-        try:
-            from ..training.fewshot import FewShotConfig
-        except ImportError:  # pragma: no cover - while the few-shot module is being written
-            raise GeneMaskInputError("few-shot runs are not available in this installation.",
-                                     fix="update genemask_viz (training.fewshot is missing).") from None
+        from ..training.fewshot import FewShotConfig
         return asdict(FewShotConfig(**params))
     raise GeneMaskInputError(f"unknown run kind {kind!r}.", fix="use 'pretrain' or 'fewshot'.")
 
@@ -142,8 +139,29 @@ def fewshot_results(paths) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def fewshot_lines(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """One plotted line per (dataset, model), so no line averages runs on different datasets.
+
+    Returns ``results`` with a ``line`` column (the legend label) and the legend title.
+    Labels are ``model`` when all rows share one dataset, else ``model on dataset``; when
+    every row has the same dataset and model but several runs are compared, one line per run.
+    """
+    keys = [c for c in ("dataset", "model") if c in results]
+    pairs = results[keys].drop_duplicates() if keys else pd.DataFrame()
+    if len(pairs) <= 1 and "run" in results and results["run"].nunique() > 1:
+        return results.assign(line=results["run"].astype(str)), "run"
+    if "dataset" in results and results["dataset"].nunique() > 1:
+        if "model" in results:
+            line = results["model"].astype(str) + " on " + results["dataset"].astype(str)
+            return results.assign(line=line), "model on dataset"
+        return results.assign(line=results["dataset"].astype(str)), "dataset"
+    if "model" in results:
+        return results.assign(line=results["model"].astype(str)), "model"
+    return results.assign(line="all"), "runs"
+
+
 def save_upload(root: str | os.PathLike | None, name: str, data: bytes,
-                max_bytes: int = 50 * 2**20) -> Path:
+                max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
     """Keep an uploaded data file under ``RUNS/uploads/`` so a background run can read it;
     it is parsed first, so a bad file fails here with a message."""
     from ..sequences import read_labelled

@@ -18,6 +18,15 @@ SCORE_COLUMNS = {"genemask_score": "GeneMask score (PMI_n discounted for rare n-
                  "naive_pmi": "naive PMI (vs single letters)", "count": "count"}
 
 
+def upload_key(name: str, data: bytes, *settings) -> str:
+    """A cache key for an uploaded file: its name, a SHA-1 of its bytes and any settings, so
+    two different files with the same name and size never share a table or a comparison."""
+    import hashlib
+    from pathlib import Path
+    parts = [Path(str(name)).name, "sha1:" + hashlib.sha1(data).hexdigest()]
+    return " ".join(parts + [str(x) for x in settings])
+
+
 def count_with_progress(records, max_n: int = 10, min_count: int = 101,
                         progress: Callable[[float, str], None] | None = None) -> pd.DataFrame:
     """The score table of ``records`` (``Record`` objects or ``(name, sequence)``), reporting

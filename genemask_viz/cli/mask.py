@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
+from ..jsonsafe import json_safe
 from ..masking.names import STRATEGIES, TABLE_STRATEGIES
 
 
@@ -127,7 +128,7 @@ def run(args) -> int:
                                "unit": seq[int(f) - 1:int(l)].upper()} for _, f, l in u.tolist()]
         out["sequences"].append(entry)
     if args.json:
-        json.dump(out, sys.stdout)
+        json.dump(json_safe(out), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
         _print_text(out)

@@ -16,7 +16,8 @@ def register(sub) -> None:
     p.add_argument("--jaspar", default="JASPAR2024",
                    help="JASPAR release (CORE vertebrates, e.g. JASPAR2024) or a JASPAR/MEME file")
     p.add_argument("--top", type=int, default=100, help="size of the top set (default 100)")
-    p.add_argument("--n", type=int, default=None, help="n-gram length (default: the table's k)")
+    p.add_argument("--n", type=int, default=None, help="n-gram length compared (default: 6, the GeneMask token length, "
+                        "when the table has scored 6-mers, else the scored length with the most rows)")
     p.add_argument("--fpr", type=float, default=0.01,
                    help="per-motif false-positive rate of the p-value match (default 0.01)")
     p.add_argument("--logos", type=int, default=10, help="logo PNGs for this many top k-mers")

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GeneMaskInputError
+from ..jsonsafe import json_safe
 from . import stats as st
 from .library import DEFAULT_RELEASE, MotifSet, motif_set, resolve_motifs
 from .scoring import KmerScores, score_kmers
@@ -81,21 +82,34 @@ def _groups(kmers, weights, mset: MotifSet, max_groups: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+GENEMASK_K = 6  # the GeneMask token length
+
+
+def default_n(table: pd.DataFrame) -> int:
+    """The k-mer length compared when none is given: 6 (the GeneMask token length) when the
+    table has scored 6-mers, else the scored length with the most rows (the smallest on ties)."""
+    scored = table.loc[table[PMI_COLUMN].notna(), "n"].astype(int)
+    if not len(scored) or (scored == GENEMASK_K).any():
+        return GENEMASK_K
+    return int(scored.mode().min())
+
+
 def compare_table(table: pd.DataFrame, motifs=DEFAULT_RELEASE,
                   top: int = 100, n: int | None = None, fpr: float = 0.01, seed: int = 0,
                   hits_per_kmer: int = 3, max_groups: int = 15, source: str = "") -> MotifComparison:
     """Compare a PMI table (``genemask_viz.ngrams`` shape) with a motif library.
 
     ``motifs``: a JASPAR release name, a JASPAR/MEME file, or a list of
-    Biopython motifs. ``n``: the n-gram length to use (default: the length with
-    most rows, 6 for the release ranking). ``top``: size of the top set for
+    Biopython motifs. ``n``: the n-gram length to use (default: 6, the GeneMask
+    token length, when the table has scored 6-mers, else the scored length with the
+    most rows; see :func:`default_n`). ``top``: size of the top set for
     enrichment (the reverse-complement-merged statistics use ``top // 2`` pairs).
     """
     missing = {"ngram", "n", PMI_COLUMN} - set(table.columns)
     if missing:
         raise GeneMaskInputError(f"table lacks columns {sorted(missing)}.", source=source or None,
                                  fix="load it with genemask_viz.ngrams.load_table.")
-    n = int(table["n"].mode().iloc[0]) if n is None else int(n)
+    n = default_n(table) if n is None else int(n)
     sub = table[(table["n"] == n) & table[PMI_COLUMN].notna()]
     if len(sub) < max(top, 10):
         raise GeneMaskInputError(f"only {len(sub)} scored {n}-grams, fewer than --top {top}.",
@@ -134,6 +148,7 @@ def summary(result: MotifComparison) -> dict:
         "source": result.source, "n_kmers": int(len(m)), "n_motifs": len(result.mset),
         "n_repeat_derived_motifs": int(result.mset.repeat_derived.sum()), "top": result.top,
         "p_match_fpr_per_motif": result.scores.fpr,
+        "p_match_all_fpr_per_motif": getattr(result.scores, "fpr_all", None),
         "base_rates": {d: float(m[d].mean()) for d in defs},
         "top_rates": {d: float(m[d].head(result.top).mean()) for d in defs},
         "statistics": result.stats,
@@ -157,7 +172,7 @@ def write_report(result: MotifComparison, out_dir: str | os.PathLike, logos: int
     result.verdict.to_csv(out / "verdict.csv", index=False)
     result.groups.to_csv(out / "groups.csv", index=False)
     with open(out / "summary.json", "w") as fh:
-        json.dump(summary(result), fh, indent=2, default=float)
+        json.dump(json_safe(summary(result)), fh, indent=2, default=float, allow_nan=False)
     ids = list(result.mset.ids)
     for row in result.matches.head(logos).itertuples():
         mi = ids.index(row.best_motif)

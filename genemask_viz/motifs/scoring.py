@@ -181,7 +181,10 @@ class KmerScores:
     window as a fraction of the motif's maximum"); ``core_rel`` the best
     window-normalised score on the motif's most informative window (both
     strands); ``ic`` the best IC-weighted letter height (bits); ``pass_p`` True
-    where some placement reaches its p-value threshold (None if not computed).
+    where some placement reaches its p-value threshold (None if not computed);
+    ``pass_p_all`` the same with the per-motif false-positive rate Bonferroni-split
+    over the M motifs as well (``fpr_all = fpr / M``), so that a uniformly random
+    k-mer passes *any* motif with probability <= ``fpr``.
     """
 
     kmers: np.ndarray
@@ -196,6 +199,8 @@ class KmerScores:
     ic: np.ndarray
     pass_p: np.ndarray | None
     fpr: float | None
+    pass_p_all: np.ndarray | None = None
+    fpr_all: float | None = None
 
 
 def score_kmers(kmers, mset: MotifSet, fpr: float | None = 0.01) -> KmerScores:
@@ -205,15 +210,18 @@ def score_kmers(kmers, mset: MotifSet, fpr: float | None = 0.01) -> KmerScores:
     matches when its score reaches ``threshold_fpr(fpr / n_placements)`` of that
     motif (Bonferroni over its placements and strands), so a uniformly random
     k-mer matches a given motif with probability <= fpr. None skips it.
+    ``pass_p_all`` uses ``fpr / len(mset)`` per motif (Bonferroni over the motifs
+    too); where ``fpr / len(mset) * 4^n < 1`` no k-mer can reach it (all False).
     """
     kmers = np.asarray([str(k).upper() for k in kmers])
     codes = encode_kmers(kmers)
     n = codes.shape[1]
     pl = build_placements(mset, n)
-    thr = None
+    thr = thr_all = None
     if fpr is not None and n <= MAX_EXHAUSTIVE_N:
         per_motif = np.diff(np.append(pl.starts, len(pl.motif)))
         thr = placement_thresholds(pl, fpr / per_motif[pl.motif])
+        thr_all = placement_thresholds(pl, fpr / len(mset) / per_motif[pl.motif])
     span = np.maximum(pl.smax - pl.smin, 1e-9)
     core_cols = np.flatnonzero(pl.core)
     core_motif = pl.motif[core_cols]
@@ -223,6 +231,8 @@ def score_kmers(kmers, mset: MotifSet, fpr: float | None = 0.01) -> KmerScores:
     offset = np.empty((K, M), np.int16)
     strand = np.empty((K, M), np.int8)
     pass_p = None if thr is None else np.empty((K, M), bool)
+    pass_all = None if thr_all is None else np.zeros((K, M), bool)
+    any_all = thr_all is not None and bool(np.isfinite(thr_all).any())
     for r0 in range(0, K, _ROW_CHUNK):
         x = _one_hot(codes[r0:r0 + _ROW_CHUNK])
         rows = slice(r0, r0 + len(x))
@@ -237,5 +247,8 @@ def score_kmers(kmers, mset: MotifSet, fpr: float | None = 0.01) -> KmerScores:
         out["ic"][rows] = np.maximum.reduceat(x @ pl.icw, pl.starts, axis=1)
         if thr is not None:
             pass_p[rows] = np.maximum.reduceat(np.round(s, _DECIMALS) >= thr, pl.starts, axis=1)
+        if any_all:
+            pass_all[rows] = np.maximum.reduceat(np.round(s, _DECIMALS) >= thr_all, pl.starts, axis=1)
     return KmerScores(kmers, list(mset.ids), list(mset.names), out["score"], offset, strand,
-                      out["rel"], out["best_rel"], out["core_rel"], out["ic"], pass_p, fpr)
+                      out["rel"], out["best_rel"], out["core_rel"], out["ic"], pass_p, fpr,
+                      pass_all, None if thr_all is None else fpr / len(mset))

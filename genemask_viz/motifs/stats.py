@@ -90,7 +90,10 @@ def match_table(scores: KmerScores, motif_mask=None, core_rel: float = DEFAULT_C
     (saturates: the spec's first idea); ``core`` the same on each motif's most
     informative window only; ``ic`` IC-weighted letter height >= ic_bits_per_base
     * n bits; ``pvalue`` the k-mer reaches some motif's Bonferroni p-value threshold
-    (per-motif false-positive rate ``scores.fpr``).
+    (per-motif false-positive rate ``scores.fpr``; nearly saturated with ~900 motifs);
+    ``pvalue_all`` the same at per-motif rate ``scores.fpr_all = fpr / M`` (Bonferroni
+    across all M motifs of the library, whatever ``motif_mask`` selects), so that a random
+    k-mer passes any motif with probability <= ``fpr``.
     """
     mask = np.ones(len(scores.motif_ids), bool) if motif_mask is None else np.asarray(motif_mask)
     n = len(scores.kmers[0])
@@ -120,11 +123,13 @@ def match_table(scores: KmerScores, motif_mask=None, core_rel: float = DEFAULT_C
     if scores.pass_p is not None:
         out["n_motifs_p"] = scores.pass_p[:, mask].sum(axis=1)
         out["pvalue"] = out["n_motifs_p"] > 0
+    if getattr(scores, "pass_p_all", None) is not None:
+        out["pvalue_all"] = scores.pass_p_all[:, mask].any(axis=1)
     return out
 
 
 def definitions(matches: pd.DataFrame) -> list[str]:
-    return [d for d in ("naive", "core", "ic_match", "pvalue") if d in matches]
+    return [d for d in ("naive", "core", "ic_match", "pvalue", "pvalue_all") if d in matches]
 
 
 def _merge_rc(kmers, ranking: np.ndarray, matches: pd.DataFrame):

@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import GeneMaskInputError
+from ..jsonsafe import json_safe
 
 __all__ = ["STATES", "runs_root", "write_json_atomic", "write_text_atomic", "read_json", "create_run", "start_run",
            "run_status", "set_status", "run_progress", "cancel_run", "list_runs", "compare_runs",
@@ -77,7 +78,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 
 def write_json_atomic(path: str | os.PathLike, data) -> Path:
     """Write JSON to a temporary file in the same folder, then rename it over ``path``."""
-    return write_text_atomic(path, json.dumps(data, indent=2, default=str))
+    return write_text_atomic(path, json.dumps(json_safe(data), indent=2, default=str))
 
 
 def read_json(path: str | os.PathLike, default=None):
@@ -90,7 +91,7 @@ def read_json(path: str | os.PathLike, default=None):
 def append_metrics(run_dir: str | os.PathLike, row: dict) -> None:
     """Append one line to ``metrics.jsonl`` (one write call: a line is never split)."""
     with open(Path(run_dir) / "metrics.jsonl", "a") as fh:
-        fh.write(json.dumps(row, default=float) + "\n")
+        fh.write(json.dumps(json_safe(row), default=float) + "\n")
 
 
 def create_run(kind: str, params: dict, root: str | os.PathLike | None = None,
