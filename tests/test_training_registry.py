@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import asdict
 
 import pytest
@@ -106,15 +107,30 @@ def test_two_process_accelerate_run(tmp_path):
         pytest.skip("the accelerate command is not on PATH")
     run = reg.create_run("pretrain", cfg(steps=2, batch_size=2), run_dir=tmp_path / "ddp")
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    with socket.socket() as sock:  # a free port: others may be using 29500 on a shared machine
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.run([launcher, "launch", "--multi_gpu", "--num_processes", "2",
-                           "--main_process_port", str(port),
-                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                           "-m", "genemask_viz.training.worker", str(run)],
-                          env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+
+    def launch():
+        with socket.socket() as sock:  # a free port: others may be using 29500 on a shared machine
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        return subprocess.run([launcher, "launch", "--multi_gpu", "--num_processes", "2",
+                               "--main_process_port", str(port), "--num_machines", "1",
+                               "--mixed_precision", "no", "--dynamo_backend", "no",
+                               "-m", "genemask_viz.training.worker", str(run)],
+                              env=env, capture_output=True, text=True, timeout=240)
+
+    proc = launch()
+    if proc.returncode != 0 and "(SIGABRT)" in proc.stderr:
+        # Seen once in ~10 CI-like runs on a loaded 2-core machine: a rank aborted inside
+        # the gloo transport (a signal, not a Python error). Relaunching resumes the same
+        # run folder; a genuine bug fails both times.
+        warnings.warn("accelerate: a rank died of SIGABRT; relaunching once:\n"
+                      + proc.stderr[-1500:])
+        proc = launch()
+    # on failure show where each rank stopped (the launcher's summary alone hides it)
+    assert proc.returncode == 0, "\n".join(
+        line for line in proc.stderr.splitlines()
+        if any(w in line for w in ("Error", "error", "terminate", "what()", "Traceback", "File "))
+    )[-6000:]
     assert reg.run_status(run)["state"] == "done"
     record = json.loads((run / "model" / "training_record.json").read_text())
     assert record["device"]["world_size"] == 2 and record["sequences_per_step"] == 4
