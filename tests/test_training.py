@@ -280,3 +280,82 @@ def test_malformed_checkpoint_json_names_file_and_line(tmp_path):
     with pytest.raises(GeneMaskInputError, match="tokenizer.json is not valid JSON") as exc:
         resolve_model(tok)
     assert exc.value.line == 2 and exc.value.source == str(tok / "tokenizer.json")
+
+
+class FakeDist:
+    """torch.distributed for one rank of a ``world``-process group: all_reduce(MAX) takes the
+    maximum with the values the other ranks contribute (``peers``)."""
+
+    ReduceOp = torch.distributed.ReduceOp
+
+    def __init__(self, rank, world=2, peers=(0,), backend="gloo", initialized=True):
+        self.rank, self.world, self.peers = rank, world, list(peers)
+        self.backend, self.initialized, self.reduced = backend, initialized, []
+
+    def is_available(self):
+        return True
+
+    def is_initialized(self):
+        return self.initialized
+
+    def get_world_size(self):
+        return self.world
+
+    def get_rank(self):
+        return self.rank
+
+    def get_backend(self):
+        return self.backend
+
+    def all_reduce(self, tensor, op=None):
+        assert op == self.ReduceOp.MAX and tensor.device.type == "cpu" and tensor.numel() == 1
+        self.reduced.append(int(tensor.item()))
+        tensor.fill_(max([int(tensor.item())] + self.peers))
+
+
+def test_cancel_is_decided_by_rank_0_and_shared_with_all_ranks(tmp_path):
+    """Under torch.distributed only rank 0 reads the cancel file; every rank gets its
+    decision from one all-reduce per step, so all stop after the same step."""
+    from genemask_viz.training.callbacks import cancel_requested
+    # no request anywhere: nobody stops, and every rank joined the collective
+    for rank in (0, 1):
+        dist = FakeDist(rank)
+        assert cancel_requested(tmp_path, dist=dist) is False and dist.reduced == [0]
+    (tmp_path / reg.CANCEL_FILE).write_text("x")
+    rank0 = FakeDist(0, peers=[0])
+    assert cancel_requested(tmp_path, dist=rank0) is True and rank0.reduced == [1]
+    # rank 1 ignores the file (it may see it a step earlier or later than rank 0) ...
+    rank1 = FakeDist(1, peers=[0])
+    assert cancel_requested(tmp_path, dist=rank1) is False and rank1.reduced == [0]
+    # ... and follows rank 0's decision even where the file is not visible to it
+    (tmp_path / reg.CANCEL_FILE).unlink()
+    rank1 = FakeDist(1, peers=[1])
+    assert cancel_requested(tmp_path, dist=rank1) is True
+    # a SIGTERM seen by one rank (local flag) stops them all
+    rank1 = FakeDist(1, peers=[0])
+    assert cancel_requested(tmp_path, local=True, dist=rank1) is True and rank1.reduced == [1]
+    # one process, or torch.distributed not initialised: the file alone, no collective
+    for dist in (FakeDist(0, world=1), FakeDist(0, initialized=False)):
+        assert cancel_requested(tmp_path, dist=dist) is False and dist.reduced == []
+        (tmp_path / reg.CANCEL_FILE).write_text("x")
+        assert cancel_requested(tmp_path, dist=dist) is True and dist.reduced == []
+        (tmp_path / reg.CANCEL_FILE).unlink()
+    assert cancel_requested(tmp_path) is False  # the real torch.distributed, not initialised
+
+
+def test_run_logger_stops_every_rank_together(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from genemask_viz.training import callbacks
+    from transformers import TrainerControl
+    rank1 = FakeDist(1, peers=[1])  # rank 0 saw the cancel file
+    monkeypatch.setattr(torch.distributed, "is_initialized", rank1.is_initialized)
+    monkeypatch.setattr(torch.distributed, "get_world_size", rank1.get_world_size)
+    monkeypatch.setattr(torch.distributed, "get_rank", rank1.get_rank)
+    monkeypatch.setattr(torch.distributed, "get_backend", rank1.get_backend)
+    monkeypatch.setattr(torch.distributed, "all_reduce", rank1.all_reduce)
+    logger = callbacks.RunLogger(tmp_path)
+    state = SimpleNamespace(is_world_process_zero=False, global_step=3, max_steps=10)
+    control = logger.on_step_end(None, state, TrainerControl())
+    assert control.should_training_stop and control.should_save and logger.cancelled
+    assert rank1.reduced == [0] and not (tmp_path / "status.json").exists()  # rank 1 never writes

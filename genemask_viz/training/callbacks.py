@@ -11,7 +11,32 @@ from transformers import TrainerCallback
 
 from .registry import append_metrics, is_cancel_requested, set_status
 
-__all__ = ["RunLogger"]
+__all__ = ["RunLogger", "cancel_requested"]
+
+
+def cancel_requested(run_dir, local: bool = False, dist=None) -> bool:
+    """Should training stop now? The same answer on every process.
+
+    One process: the cancel request file, or ``local`` (a SIGTERM seen by this process).
+    Under torch.distributed with more than one process, process 0 alone reads the file
+    and the decision (OR-ed with each process's ``local`` flag) is shared with an
+    all-reduce (MAX), so all ranks stop after the same step: a rank that stopped on its
+    own would leave the others waiting in a collective forever. Every rank must call
+    this once per step. ``dist`` defaults to ``torch.distributed`` (tests pass a stub).
+    """
+    if dist is None:
+        import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() <= 1:
+        return bool(local) or is_cancel_requested(run_dir)
+    import torch
+    decided = bool(local) or (dist.get_rank() == 0 and is_cancel_requested(run_dir))
+    # the tensor lives where the backend can reduce it: the rank's GPU for NCCL (as Trainer
+    # places its own tensors), the CPU for gloo
+    device = (torch.device("cuda", torch.cuda.current_device())
+              if str(dist.get_backend()).lower() == "nccl" else torch.device("cpu"))
+    flag = torch.tensor([1 if decided else 0], dtype=torch.int32, device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
 
 
 class RunLogger(TrainerCallback):
@@ -21,7 +46,8 @@ class RunLogger(TrainerCallback):
     add ``eval_loss``/``eval_accuracy``. On resume, rows logged after the checkpoint's
     step (by the interrupted process) are dropped first, so the file reads as one
     uninterrupted run. A cancel request (file or SIGTERM) stops training at the next
-    step; only the main process writes.
+    step, on all processes at once (see :func:`cancel_requested`); only the main
+    process writes.
 
     ``step_offset``/``max_steps`` let several Trainer runs (few-shot seeds) report one
     overall progress.
@@ -75,7 +101,7 @@ class RunLogger(TrainerCallback):
                    max_steps=self._total(state))
 
     def on_step_end(self, args, state, control, **kwargs):
-        if is_cancel_requested(self.run_dir) or self.cancelled:
+        if cancel_requested(self.run_dir, local=self.cancelled):
             self.cancelled = True
             control.should_training_stop = True
             control.should_save = True  # keep the work done so far

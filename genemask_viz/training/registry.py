@@ -3,8 +3,9 @@
 Layout of a run folder (``RUNS_ROOT/<id>/`` or any ``--out`` folder)::
 
     config.json     what to run: {"kind": "pretrain"|"fewshot", "id", "created", "params": {...}}
-    status.json     {"state": queued|running|done|failed|cancelled, "error", "pid", "step",
-                     "max_steps", "created", "started", "finished", "updated", "message"}
+    status.json     {"state": queued|running|done|failed|cancelled, "error", "pid", "pid_start",
+                     "boot_id", "step", "max_steps", "created", "started", "finished",
+                     "updated", "message"}  (pid_start/boot_id: see procs.py)
     metrics.jsonl   one JSON object per log event, appended while training
                     (step, loss, lr, elapsed, and eval_* at evaluations)
     checkpoints/    Trainer checkpoints (pretraining), used to resume
@@ -37,6 +38,8 @@ from pathlib import Path
 
 from ..errors import GeneMaskInputError
 from ..jsonsafe import json_safe
+from .procs import pid_alive as _pid_alive
+from .procs import process_identity
 
 __all__ = ["STATES", "runs_root", "write_json_atomic", "write_text_atomic", "read_json", "create_run", "start_run",
            "run_status", "set_status", "run_progress", "cancel_run", "list_runs", "compare_runs",
@@ -117,7 +120,7 @@ def create_run(kind: str, params: dict, root: str | os.PathLike | None = None,
                 fix="choose a new --out folder, or repeat the original command to resume it.")
         status = run_status(run_dir)
         state, pid = status.get("state"), status.get("pid")
-        if state in ("queued", "running") and _pid_alive(pid) and int(pid) != os.getpid():
+        if state in ("queued", "running") and _status_alive(status) and int(pid) != os.getpid():
             raise GeneMaskInputError(
                 f"this run is already {state} (process {pid}).", source=run_dir,
                 fix=f"wait for it, or cancel it first (genemask runs cancel {run_dir}).")
@@ -139,7 +142,7 @@ def create_run(kind: str, params: dict, root: str | os.PathLike | None = None,
 def run_status(run_dir: str | os.PathLike) -> dict:
     """``status.json`` of a run; a ``running`` run whose process died reads as ``failed``."""
     status = read_json(Path(run_dir) / "status.json", default={}) or {}
-    if status.get("state") == "running" and status.get("pid") and not _pid_alive(status["pid"]):
+    if status.get("state") == "running" and status.get("pid") and not _status_alive(status):
         status = dict(status, state="failed",
                       error=status.get("error") or "the run's process ended without reporting "
                                                    "(killed or out of memory).")
@@ -147,9 +150,14 @@ def run_status(run_dir: str | os.PathLike) -> dict:
 
 
 def set_status(run_dir: str | os.PathLike, **fields) -> dict:
-    """Update fields of ``status.json`` atomically (``state`` must be one of :data:`STATES`)."""
+    """Update fields of ``status.json`` atomically (``state`` must be one of :data:`STATES`).
+
+    Setting ``pid`` also records that process's start time and boot id (``pid_start``,
+    ``boot_id``; None when unknown), so a reused pid is not taken for the run's process."""
     if "state" in fields and fields["state"] not in STATES:
         raise ValueError(f"state must be one of {STATES}, got {fields['state']!r}")
+    if "pid" in fields and "pid_start" not in fields:
+        fields = {**process_identity(fields["pid"]), **fields}
     path = Path(run_dir) / "status.json"
     status = read_json(path, default={}) or {}
     status.update(fields, updated=_now())
@@ -157,21 +165,11 @@ def set_status(run_dir: str | os.PathLike, **fields) -> dict:
     return status
 
 
-def _pid_alive(pid) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie (ended, not yet reaped by its parent) counts as ended
-    try:
-        with open(f"/proc/{int(pid)}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
+def _status_alive(status: dict) -> bool:
+    """Is the process recorded in ``status`` still running? A pid alone may have been reused
+    (after a reboot or container restart): the recorded start time and boot id must match
+    too. Status files written before these fields existed compare the pid only."""
+    return _pid_alive(status.get("pid"), status.get("pid_start"), status.get("boot_id"))
 
 
 @contextmanager
@@ -251,15 +249,15 @@ def cancel_run(run_dir: str | os.PathLike, timeout_s: float = 30.0) -> dict:
         return status
     (run_dir / CANCEL_FILE).write_text(_now())
     pid = status.get("pid")
-    if not _pid_alive(pid):
+    if not _status_alive(status):
         return set_status(run_dir, state="cancelled", finished=_now(), message="cancelled")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _pid_alive(pid) or run_status(run_dir).get("state") in FINAL_STATES:
+        if not _status_alive(status) or run_status(run_dir).get("state") in FINAL_STATES:
             break
         time.sleep(0.2)
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        if not _pid_alive(pid):
+        if not _status_alive(status):
             break
         try:
             os.killpg(int(pid), sig)
