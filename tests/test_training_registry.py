@@ -100,6 +100,10 @@ def test_background_runs_queue_and_cancel(tmp_path):
     assert not (queued / "metrics.jsonl").exists()  # never started
 
 
+#: relaunches allowed when a rank dies of SIGABRT in gloo (see the tests below)
+GLOO_ABORT_RETRIES = 2
+
+
 def _accelerate_argv(launcher, run):
     with socket.socket() as sock:  # a free port: others may be using 29500 on a shared machine
         sock.bind(("127.0.0.1", 0))
@@ -124,12 +128,13 @@ def test_two_process_accelerate_run(tmp_path):
                               text=True, timeout=240)
 
     proc = launch()
-    if proc.returncode != 0 and "(SIGABRT)" in proc.stderr:
-        # Seen once in ~10 CI-like runs on a loaded 2-core machine: a rank aborted inside
-        # the gloo transport (a signal, not a Python error). Relaunching resumes the same
-        # run folder; a genuine bug fails both times.
-        warnings.warn("accelerate: a rank died of SIGABRT; relaunching once:\n"
-                      + proc.stderr[-1500:])
+    for _ in range(GLOO_ABORT_RETRIES):
+        if proc.returncode == 0 or "(SIGABRT)" not in proc.stderr:
+            break
+        # Seen in about one launch in five inside the full suite on a loaded 2-core machine
+        # (rarely alone): a rank aborts inside the gloo transport, a signal, not a Python
+        # error. Relaunching resumes the same run folder; a genuine bug fails every time.
+        warnings.warn("accelerate: a rank died of SIGABRT; relaunching:\n" + proc.stderr[-1500:])
         proc = launch()
     # on failure show where each rank stopped (the launcher's summary alone hides it)
     assert proc.returncode == 0, "\n".join(
@@ -309,10 +314,12 @@ def test_two_process_accelerate_run_is_cancelled_on_both_ranks(tmp_path):
 
     run = reg.create_run("pretrain", cfg(steps=100000, save_steps=100000), run_dir=tmp_path / "ddp")
     code, err = attempt(run)
-    if code != 0 and "(SIGABRT)" in err:  # the rare gloo abort (see test_two_process_accelerate_run)
-        warnings.warn("accelerate: a rank died of SIGABRT; trying once more:\n" + err[-1500:])
+    for retry in range(GLOO_ABORT_RETRIES):  # the gloo abort (see test_two_process_accelerate_run)
+        if code == 0 or "(SIGABRT)" not in err:
+            break
+        warnings.warn("accelerate: a rank died of SIGABRT; trying again:\n" + err[-1500:])
         run = reg.create_run("pretrain", cfg(steps=100000, save_steps=100000),
-                             run_dir=tmp_path / "ddp2")
+                             run_dir=tmp_path / f"ddp_retry{retry}")
         code, err = attempt(run)
     assert code == 0, err[-3000:]
     status = reg.run_status(run)
