@@ -104,6 +104,13 @@ def test_background_runs_queue_and_cancel(tmp_path):
 GLOO_ABORT_RETRIES = 2
 
 
+def _rank_errors(stderr: str) -> str:
+    """The lines of a launch's stderr that say where each rank stopped (the launcher's
+    own summary, at the end, names only the signal)."""
+    keys = ("Error", "error", "terminate", "what()", "Traceback", "File ", "gloo", "Gloo", "abort")
+    return "\n".join(line for line in stderr.splitlines() if any(k in line for k in keys))[-6000:]
+
+
 def _accelerate_argv(launcher, run):
     with socket.socket() as sock:  # a free port: others may be using 29500 on a shared machine
         sock.bind(("127.0.0.1", 0))
@@ -134,13 +141,10 @@ def test_two_process_accelerate_run(tmp_path):
         # Seen in about one launch in five inside the full suite on a loaded 2-core machine
         # (rarely alone): a rank aborts inside the gloo transport, a signal, not a Python
         # error. Relaunching resumes the same run folder; a genuine bug fails every time.
-        warnings.warn("accelerate: a rank died of SIGABRT; relaunching:\n" + proc.stderr[-1500:])
+        warnings.warn("accelerate: a rank died of SIGABRT; relaunching:\n" + _rank_errors(proc.stderr))
         proc = launch()
     # on failure show where each rank stopped (the launcher's summary alone hides it)
-    assert proc.returncode == 0, "\n".join(
-        line for line in proc.stderr.splitlines()
-        if any(w in line for w in ("Error", "error", "terminate", "what()", "Traceback", "File "))
-    )[-6000:]
+    assert proc.returncode == 0, _rank_errors(proc.stderr)
     assert reg.run_status(run)["state"] == "done"
     record = json.loads((run / "model" / "training_record.json").read_text())
     assert record["device"]["world_size"] == 2 and record["sequences_per_step"] == 4
@@ -317,7 +321,7 @@ def test_two_process_accelerate_run_is_cancelled_on_both_ranks(tmp_path):
     for retry in range(GLOO_ABORT_RETRIES):  # the gloo abort (see test_two_process_accelerate_run)
         if code == 0 or "(SIGABRT)" not in err:
             break
-        warnings.warn("accelerate: a rank died of SIGABRT; trying again:\n" + err[-1500:])
+        warnings.warn("accelerate: a rank died of SIGABRT; trying again:\n" + _rank_errors(err))
         run = reg.create_run("pretrain", cfg(steps=100000, save_steps=100000),
                              run_dir=tmp_path / f"ddp_retry{retry}")
         code, err = attempt(run)
