@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ..errors import GeneMaskInputError
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"genemask {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"genemask {args.command}: interrupted; partial outputs were not written.",
               file=sys.stderr)

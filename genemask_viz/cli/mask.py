@@ -148,4 +148,4 @@ def _print_text(out: dict) -> None:
         for c in e["centres"]:
             if "chosen_kmer" in c:
                 print(f"  centre {c['token']} {c['kmer']}: best k-mer {c['chosen_kmer']} at "
-                      f"{c['chosen_token']} (score {c['score']}), extended={c['extended']}")
+                      f"{c['chosen_token']} (score {c['score']:.3f}), extended={c['extended']}")
