@@ -51,6 +51,13 @@ def app(page: str) -> AppTest:
     return AppTest.from_file(PAGE[page], default_timeout=TIMEOUT)
 
 
+def lab(page: str, runs_dir) -> AppTest:
+    """A lab page run once with its runs folder set to ``runs_dir``."""
+    at = app(page)
+    at.session_state["lab_runs_dir"] = str(runs_dir)
+    return at.run()
+
+
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -292,9 +299,7 @@ def test_pmi_page_loads_the_hg38_ranking():
 def test_pretraining_lab_launch_queues_and_cancel(tmp_path):
     from genemask_viz.training import run_status
     write_running_run(tmp_path)
-    at = app("pretrain")
-    at.session_state["lab_runs_dir"] = str(tmp_path)
-    at.run()
+    at = lab("pretrain", tmp_path)
     assert not at.exception
     at.multiselect(key="pt_strategies").set_value(["genemask"])
     at.number_input(key="pt_steps").set_value(10)
@@ -313,9 +318,7 @@ def test_pretraining_lab_launch_queues_and_cancel(tmp_path):
 
 def test_pretraining_lab_renders_a_finished_run(tmp_path):
     write_finished_runs(tmp_path)
-    at = app("pretrain")
-    at.session_state["lab_runs_dir"] = str(tmp_path)
-    at.run()
+    at = lab("pretrain", tmp_path)
     assert not at.exception
     runs = frame(at, "state")
     assert runs.set_index("id").loc["1-pretrain-done", "eval_loss"] == pytest.approx(6.5)
@@ -327,9 +330,7 @@ def test_fewshot_lab_renders_results_and_queues_a_launch(tmp_path):
     from genemask_viz.training import cancel_run, run_status
     made = write_finished_runs(tmp_path)
     write_running_run(tmp_path)
-    at = app("fewshot")
-    at.session_state["lab_runs_dir"] = str(tmp_path)
-    at.run()
+    at = lab("fewshot", tmp_path)
     assert not at.exception
     table = frame(at, "accuracy mean").set_index("shots")
     expected = made["rows"].groupby("shots")["accuracy"].mean()

@@ -23,12 +23,7 @@ from genemask_viz.training.pretrain import PretrainConfig
 from genemask_viz.training.worker import execute_run
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_config(**kw) -> PretrainConfig:

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from genemask_viz.errors import GeneMaskInputError
 from genemask_viz.training.fewshot import FewShotConfig, paper_settings, summarise
@@ -22,12 +21,7 @@ needs_shared = pytest.mark.skipif(not FEWSHOT.is_dir(),
                                   reason=f"shared few-shot data not found at {FEWSHOT}")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def write_table(path: Path, rows) -> Path:
