@@ -6,8 +6,11 @@ Navigation is ``st.navigation``: this file holds the home page and lists the pag
 
 import streamlit as st
 
-from genemask_viz.app_logic import device_summary, shared_data_dir
-from genemask_viz.app_logic.inputs import hg38_ranking_path
+from genemask_viz.app_logic import device_summary
+from genemask_viz.data import LICENSE, DataError
+from genemask_viz.data import fetch as fetch_data
+from genemask_viz.data import status as data_status
+from genemask_viz.app_logic.warm import start_warmup
 from genemask_viz.plots import overlap_schematic
 from genemask_viz.sequences import DEMO_MOTIFS
 
@@ -29,6 +32,32 @@ BLURBS = {
 @st.cache_resource(max_entries=1)
 def training_device() -> dict:
     return device_summary()
+
+
+def data_section():
+    """Which of the release's data sets are on this machine; a button fetches the missing ones."""
+    rows = data_status()
+    missing = [r["name"] for r in rows if not r["present"]]
+    if len(missing) == len(rows):
+        st.info("No real data sets found (in $GENEMASK_DATA, the user cache, or the shared data folder "
+                "`../shared/data`). Everything works on the demo genome; the GeneMask release's hg38 "
+                "ranking and few-shot benchmarks (16 MB) come with the button below or "
+                "`genemask data fetch`.")
+    else:
+        st.success(f"{len(rows) - len(missing)} of {len(rows)} data sets present.")
+    st.dataframe([{"data set": r["name"], "present": "yes" if r["present"] else "no",
+                   "where": r["where"] or "-", "MB": r["size_mb"], "what": r["description"]} for r in rows],
+                 hide_index=True)
+    if missing and st.button(f"Fetch {', '.join(missing)}", key="home_fetch_data"):
+        bar = st.progress(0.0, text="Connecting...")
+        try:
+            fetch_data(missing, show_progress=False, progress=lambda done, total, text: bar.progress(
+                min(done / max(total, 1), 1.0), text=f"{text} ({done / 1e6:.1f} of {total / 1e6:.1f} MB)"))
+        except DataError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+    st.caption(f"License: {LICENSE}. Command line: `genemask data ls | fetch | verify | path NAME`.")
 
 
 def home():
@@ -66,20 +95,8 @@ def home():
             " (JASPAR motifs), so every answer can be checked against the truth. Its PMI table "
             "is computed in about a second on first use.")
     with right:
-        st.subheader("Shared research data")
-        root = shared_data_dir()
-        if root is None:
-            st.info("The shared data folder (`../shared/data` next to this repository) is not present. "
-                    "Everything works on the demo genome; to use the GeneMask release's hg38 ranking and "
-                    "the few-shot benchmarks, place them there.")
-        else:
-            ranking = hg38_ranking_path()
-            st.success(f"Found `{root}`.")
-            st.markdown(("- hg38 6-mer PMI ranking (GeneMask release): **available**\n" if ranking else
-                         "- hg38 6-mer PMI ranking: not found\n") +
-                        ("- few-shot benchmarks: " + ", ".join(
-                            sorted(p.name for p in (root / "genemask" / "fewshot").iterdir() if p.is_dir()))
-                         if (root / "genemask" / "fewshot").is_dir() else "- few-shot benchmarks: not found"))
+        st.subheader("GeneMask release data")
+        data_section()
 
     st.header("Training device")
     with st.spinner("Checking for a GPU..."):
@@ -93,6 +110,9 @@ def home():
 
 
 st.set_page_config(page_title="GeneMask explorer", page_icon=":material/genetics:", layout="wide")
+# the demo genome, its PMI table and the compiled masking kernels are built once per server, in a
+# background thread started by the first script run, so the Mask Explorer opens on warm caches
+start_warmup()
 navigation = st.navigation(
     [st.Page(home, title="Home", icon=":material/home:", default=True)]
     + [st.Page(path, title=title, icon=icon, url_path=key) for key, (path, title, icon) in PAGES.items()])

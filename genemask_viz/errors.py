@@ -36,3 +36,11 @@ class GeneMaskInputError(ValueError):
 
 class GeneMaskWarning(UserWarning):
     """Warnings from genemask_viz (filter them with ``warnings.simplefilter``)."""
+
+
+def with_source(exc: GeneMaskInputError, source: object) -> GeneMaskInputError:
+    """``exc`` itself when it names a file already, else the same error naming ``source``
+    (for callers that know which input a deeper check was about)."""
+    if exc.source is not None or source is None:
+        return exc
+    return GeneMaskInputError(exc.problem, source=source, line=exc.line, fix=exc.fix)

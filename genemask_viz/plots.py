@@ -249,25 +249,72 @@ def loss_curves(metrics: dict[str, pd.DataFrame], smooth: int = 1) -> go.Figure:
     return fig
 
 
+#: what each few-shot metric scores when the model guesses (two balanced classes; MCC 0)
+CHANCE = {"accuracy": 0.5, "macro_f1": 0.5, "auroc": 0.5, "mcc": 0.0}
+
+
 def fewshot_figure(results: pd.DataFrame, metric: str = "accuracy", group: str = "model",
-                   shots: str = "shots", legend_title: str | None = None) -> go.Figure:
+                   shots: str = "shots", legend_title: str | None = None,
+                   chance: float | None = None) -> go.Figure:
     """Mean +- standard deviation over seeds of ``metric`` per shot count, one line per ``group``
-    (a column; :func:`genemask_viz.app_logic.labs.fewshot_lines` makes one per dataset and model)."""
+    (a column; :func:`genemask_viz.app_logic.labs.fewshot_lines` makes one per dataset and model).
+
+    The y axis is never auto-zoomed onto the data: it runs from chance (``chance``, default
+    :data:`CHANCE` of the metric, drawn as a dotted line; lower if a bar reaches below it)
+    to 1, so a spread of 0.006 looks as small as it is."""
     fig = go.Figure()
     keys = [group] if group in results else []
+    low = high = None
     for name, g in (results.groupby(keys, sort=False) if keys else [("all", results)]):
         name = name[0] if isinstance(name, tuple) else name
         agg = g.groupby(shots)[metric].agg(["mean", "std", "count"]).reset_index()
+        sd = agg["std"].fillna(0)
         fig.add_trace(go.Scatter(x=agg[shots], y=agg["mean"], mode="lines+markers", name=str(name),
-                                 error_y=dict(type="data", array=agg["std"].fillna(0), visible=True),
-                                 customdata=agg["count"],
-                                 hovertemplate="%{x} shots: %{y:.3f} (n=%{customdata})<extra></extra>"))
+                                 error_y=dict(type="data", array=sd, visible=True),
+                                 customdata=np.stack([agg["count"], sd], axis=1),
+                                 hovertemplate="%{x} shots: %{y:.3f} +- %{customdata[1]:.3f} "
+                                               "(n=%{customdata[0]})<extra></extra>"))
+        if len(agg):
+            lo, hi = float((agg["mean"] - sd).min()), float((agg["mean"] + sd).max())
+            low = lo if low is None else min(low, lo)
+            high = hi if high is None else max(high, hi)
     ticks = sorted(results[shots].unique())
     fig.update_xaxes(type="log", title_text="shots per class (log scale)", tickvals=ticks,
                      ticktext=[str(t) for t in ticks])
+    chance = CHANCE.get(metric) if chance is None else chance
+    if chance is not None:
+        fig.add_hline(y=chance, line_dash="dot", line_color="#888",
+                      annotation_text="chance", annotation_position="bottom right")
+        bottom = min(chance, low if low is not None else chance) - 0.03
+        top = max(1.0, high if high is not None else 1.0) + 0.02
+        fig.update_yaxes(range=[bottom, top])
     fig.update_yaxes(title_text=f"{metric} (mean +- sd over seeds)")
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=20, b=10), showlegend=True,
                       legend_title_text=legend_title or group)
+    return fig
+
+
+def ranking_bins_figure(ranking_scores: dict[str, np.ndarray], match_score: np.ndarray,
+                        label: str = "best JASPAR match (core, fraction of max)",
+                        bins: int = 20) -> go.Figure:
+    """Mean motif-match score per ranking bin (bin 1 = top), one line per ranking.
+
+    Bins are whole numbers: the x axis has one tick per bin (1, 2, ..., ``bins``; every
+    other one past 20), never 2.5 or 7.5."""
+    fig = go.Figure()
+    match_score = np.asarray(match_score, float)
+    x = np.arange(1, bins + 1)
+    for name, score in ranking_scores.items():
+        order = np.argsort(-np.asarray(score, float), kind="stable")
+        chunks = np.array_split(match_score[order], bins)
+        fig.add_trace(go.Scatter(x=x, y=[float(c.mean()) if c.size else np.nan for c in chunks],
+                                 mode="lines+markers", name=RANKING_NAMES.get(name, name),
+                                 line=dict(color="#7B4FA0" if name == "pmi" else None)))
+    step = 1 if bins <= 20 else 2
+    fig.update_xaxes(title_text=f"ranking bin (1 = top {100 / bins:.0f}%)", tickmode="array",
+                     tickvals=list(x[::step]), ticktext=[str(v) for v in x[::step]])
+    fig.update_yaxes(title_text=label)
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=20, b=10))
     return fig
 
 

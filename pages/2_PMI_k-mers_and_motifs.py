@@ -4,9 +4,11 @@ import matplotlib.pyplot as plt
 import streamlit as st
 
 from genemask_viz.app_logic import read_upload
-from genemask_viz.app_logic.inputs import hg38_ranking_path
-from genemask_viz.app_logic.pmi import (SCORE_COLUMNS, count_with_progress, filter_table,
-                                        headline, kmer_hits, scored_lengths, upload_key)
+from genemask_viz.app_logic.inputs import fewshot_root, hg38_ranking_path
+from genemask_viz.app_logic.pmi import (SCORE_COLUMNS, count_with_progress, differences_table,
+                                        filter_table, groups_table, headline, kmer_hits,
+                                        scored_lengths, task_kmer_summary, upload_key,
+                                        want_comparison)
 from genemask_viz.errors import GeneMaskInputError
 from genemask_viz.plots import ranking_statistics_figure, score_distribution
 
@@ -42,12 +44,31 @@ def uploaded_table(name: str, data: bytes):
         return load_table(path)
 
 
+APP_REPS = 200  # bootstrap replicates on the page (the CLI's default is 1000)
+
+
 @st.cache_resource(max_entries=2, show_spinner=False)
+def kmer_scores(fingerprint: str, _table, n: int):
+    """Every k-mer against every JASPAR motif, once per table and n (shared by all top sizes)."""
+    from genemask_viz.motifs import load_jaspar, motif_set, score_kmers
+    from genemask_viz.motifs.report import ranked_kmers
+    return score_kmers(ranked_kmers(_table, n), motif_set(load_jaspar()))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
 def motif_comparison(fingerprint: str, _table, n: int, top: int):
     """Cached on ``fingerprint`` (the table's identity: its settings, or an upload's content
-    hash), ``n`` and ``top``; the table itself is not hashed."""
+    hash), ``n`` and ``top``; the table itself is not hashed. Each top set size keeps its result."""
     from genemask_viz.motifs import compare_table
-    return compare_table(_table, n=n, top=top, source=fingerprint)
+    return compare_table(_table, n=n, top=top, source=fingerprint, reps=APP_REPS,
+                         scores=kmer_scores(fingerprint, _table, n))
+
+
+@st.cache_resource(max_entries=2, show_spinner="Scanning the task's sequences with 879 JASPAR motifs (FIMO)...")
+def task_motifs(folder: str):
+    from genemask_viz.motifs import load_jaspar, motif_set
+    from genemask_viz.motifs.tasks import task_enrichment
+    return task_enrichment(folder, motif_set(load_jaspar()))
 
 
 def logo(result, kmer: str, hit):
@@ -125,7 +146,9 @@ st.header("Top-ranked n-grams")
 c = st.columns(5)
 n = int(c[0].selectbox("n (length)", lengths, index=lengths.index(6) if 6 in lengths else 0, key="pm_n"))
 columns = [col for col in SCORE_COLUMNS if col in table and table[col].notna().any()]
-column = c[1].selectbox("Rank by", columns, key="pm_column", format_func=SCORE_COLUMNS.get)
+from genemask_viz.ngrams import ranking_name, table_scoring  # noqa: E402 (issue 10: each table's own ranking first)
+column = c[1].selectbox("Rank by", columns, key=f"pm_column_{table_scoring(table)}", format_func=SCORE_COLUMNS.get,
+                        help=f"This table's own ranking: {ranking_name(table)}.")
 min_c = int(c[2].number_input("Minimum count", 0, 10**9, 0, key="pm_filter_count"))
 min_s = c[3].number_input("Minimum score", value=None, key="pm_filter_score", placeholder="none")
 top = int(c[4].number_input("Show top", 5, 5000, 50, key="pm_top"))
@@ -144,13 +167,14 @@ st.markdown(f"Every {n}-mer is scored against the JASPAR 2024 CORE vertebrate mo
             "weight matrices, both strands). The comparison takes 10 to 30 seconds the first time.")
 mc = st.columns(2)
 motif_top = int(mc[0].number_input("Top set size for enrichment", 10, 1000, 100, key="pm_motif_top"))
-if mc[1].button("Compare with JASPAR motifs", key="pm_run_motifs", type="primary"):
-    st.session_state["pm_motifs_for"] = (table_key, n, motif_top)
-if st.session_state.get("pm_motifs_for") != (table_key, n, motif_top):
-    st.info("Press the button to score the k-mers against the motifs.")
+pressed = mc[1].button("Compare with JASPAR motifs", key="pm_run_motifs", type="primary")
+done = st.session_state.setdefault("pm_motifs_done", [])
+if not want_comparison(done, (table_key, n, motif_top), pressed):
+    st.info("Press the button to score the k-mers against the motifs (results are kept for every "
+            "top set size you compare).")
     st.stop()
 try:
-    with st.spinner("Scoring k-mers against 879 JASPAR motifs..."):
+    with st.spinner("Scoring k-mers against 879 JASPAR motifs, bootstrap and Tomtom..."):
         result = motif_comparison(table_key, table, n, motif_top)
 except GeneMaskInputError as exc:
     st.error(str(exc))
@@ -162,6 +186,14 @@ except Exception as exc:  # the motif library is read offline through pyjaspar
 
 numbers = headline(result)
 st.success(numbers["sentence"])
+st.caption(f"Rankings: " + "; ".join(f"**{k}** = {v}" for k, v in result.ranking_names.items())
+           + f". Intervals: {APP_REPS} bootstrap replicates resampling reverse-complement pairs "
+             "(the CLI uses 1000); p-values Holm-adjusted over every reported statistic.")
+with st.expander("Every difference between rankings (rho, with 95% bootstrap intervals)"):
+    st.dataframe(differences_table(result), hide_index=True, key="pm_diffs")
+    st.caption("Match = each k-mer's best window score as a fraction of the motif's maximum "
+               "(best_rel, primary) or on the motif's most informative window only (core_rel, "
+               "sensitivity check). An interval that contains 0 means the two rankings are level.")
 left, right = st.columns(2)
 with left:
     st.subheader("One k-mer and its best motifs")
@@ -205,3 +237,64 @@ with st.expander("Every k-mer's best motif (PMI order)"):
     st.dataframe(result.matches.head(500), hide_index=True, key="pm_matches")
 with st.expander("All statistics (tidy table)"):
     st.dataframe(result.tidy, hide_index=True, key="pm_tidy")
+
+# ---- Tomtom: groups of top k-mers against JASPAR -------------------------------------------------
+st.header("Top k-mers grouped into motifs, compared with JASPAR by Tomtom")
+st.markdown("Overlapping top k-mers (and their reverse complements) are merged into groups; each "
+            "group's letter matrix is compared with every JASPAR motif by Tomtom (memelite). "
+            "**q** is the false discovery rate over the 879 motifs; q < 0.05 is a credible match.")
+gt = groups_table(result)
+st.dataframe(gt, hide_index=True, key="pm_groups")
+gi = int(st.selectbox("Group to draw", gt["group"].tolist(), key="pm_group",
+                      format_func=lambda g: f"{g}. {gt.loc[gt.group == g, 'consensus'].iloc[0]}"))
+from genemask_viz.motifs.report import group_logo  # noqa: E402
+gcols = st.columns(3)
+for h, col in zip((1, 2, 3), gcols):
+    with col:
+        fig = group_logo(result, gi, h)
+        st.pyplot(fig, clear_figure=True)
+        plt.close(fig)
+
+# ---- the discriminative test on task sequences ---------------------------------------------------
+st.header("Motifs enriched in a task's sequences, and the top PMI k-mers")
+root = fewshot_root()
+tasks = [t for t in ("Prom-core", "Cohn-enh") if root is not None and (root / t).is_dir()]
+if not tasks:
+    st.info("The few-shot task data (../shared/data/genemask/fewshot) is not present here.")
+    st.stop()
+st.markdown("Positive and negative sequences of the task are scanned with every JASPAR motif "
+            "(FIMO, p < 1e-4, both strands); Fisher's exact test asks which motifs occur in more "
+            "positives than negatives (Benjamini-Hochberg q across motifs). Then: do the top PMI "
+            "k-mers match these enriched motifs better than chance and better than frequent k-mers?")
+tc = st.columns(2)
+task = tc[0].selectbox("Task", tasks, key="pm_task")
+if tc[1].button("Run the enrichment test", key="pm_run_task"):
+    st.session_state.setdefault("pm_tasks_done", set()).add(task)
+if task not in st.session_state.get("pm_tasks_done", set()):
+    st.info("Press the button to scan the task's sequences (10-60 s the first time).")
+    st.stop()
+motifs_t, facts = task_motifs(str(root / task))
+st.caption(f"{facts['n_positive']:,} positive and {facts['n_negative']:,} negative sequences of "
+           f"{facts['length']} nt; {facts['n_enriched']} motifs enriched at q < 0.05.")
+show = motifs_t.head(25).drop(columns=["motif_index"])
+st.dataframe(show, hide_index=True, key="pm_task_table")
+lcols = st.columns(3)
+from genemask_viz.motifs.logos import motif_logo  # noqa: E402
+for (_, row), col in zip(motifs_t.head(3).iterrows(), lcols):
+    with col:
+        fig = motif_logo(result.mset.probs[int(row.motif_index)],
+                         f"{row.motif_id} {row.motif_name}: odds ratio {row.odds_ratio:.2f}, q {row.q:.1g}")
+        st.pyplot(fig, clear_figure=True)
+        plt.close(fig)
+tk = task_kmer_summary(result, motifs_t, reps=APP_REPS)
+if tk["n_enriched"]:
+    b = tk["bootstrap"]
+    st.dataframe(b.assign(match="best window over enriched motifs").round(4), hide_index=True,
+                 key="pm_task_boot")
+    st.dataframe(tk["chance"].round(4), key="pm_task_chance")
+    st.caption("Top: rho of each ranking with the best match over the enriched motifs (RC pairs; "
+               "rows with 'versus' are differences with their 95% bootstrap interval). Bottom: "
+               "the top set's mean best match over the enriched motifs ('observed') against "
+               f"{APP_REPS} random motif sets of the same size (p = share of random sets that "
+               "match at least as well). Enriched motifs in promoters and enhancers are GC-rich; "
+               "a ranking that favours GC-rich k-mers matches them without knowing any motif.")

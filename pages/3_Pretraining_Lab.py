@@ -5,12 +5,16 @@ from datetime import timedelta
 import streamlit as st
 
 from genemask_viz.app_logic import MAX_CONCURRENT_RUNS, device_summary, launch_run, run_overview
-from genemask_viz.app_logic.explorer import STRATEGY_LABELS
-from genemask_viz.app_logic.labs import active_runs, progress_text, run_metrics, runs_folder
+from genemask_viz.app_logic.estimates import pretrain_estimate, pretrain_verdict
+from genemask_viz.app_logic.explorer import strategy_labels
+from genemask_viz.app_logic.labs import (active_runs, corpus_report, corpus_sentence, error_text,
+                                         follow_selection, progress_text, recent_failures,
+                                         run_metrics, runs_folder, same_launch, slot_holders)
 from genemask_viz.errors import GeneMaskInputError
 from genemask_viz.plots import loss_curves
 
 st.set_page_config(page_title="Pretraining Lab", page_icon=":material/model_training:", layout="wide")
+POLL = timedelta(seconds=2)  # new and running runs appear and update by themselves
 
 
 @st.cache_resource(max_entries=1)
@@ -33,89 +37,139 @@ with st.sidebar:
     dev = training_device()
     (st.success if dev.get("cuda") else st.info)(dev["note"])
 
-# ---- a new run -----------------------------------------------------------------------------------
-with st.form("pt_form"):
-    st.subheader("Start new runs")
-    c = st.columns(3)
-    corpus_kind = c[0].radio("Corpus", ["demo genome", "a FASTA file on this computer"], key="pt_corpus_kind")
-    corpus_path = c[0].text_input("FASTA path (when not the demo genome)", key="pt_corpus_path")
-    strategies = c[1].multiselect("Masking strategies (one run each)", list(STRATEGY_LABELS),
-                                  default=["genemask", "dnabert"], key="pt_strategies")
-    model = c[1].selectbox("Model size", ["tiny", "logo"], key="pt_model",
-                           format_func={"tiny": "tiny (2 layers, 64 wide: minutes on a CPU)",
-                                        "logo": "LOGO (2 layers, 256 wide: the paper's small model)"}.get)
-    steps = c[2].number_input("Training steps", 10, 20_000, 200, step=50, key="pt_steps")
-    batch = c[2].number_input("Sequences per step", 1, 256, 16, key="pt_batch")
-    seed = c[2].number_input("Seed", 0, 10**6, 0, key="pt_seed")
-    submitted = st.form_submit_button("Start in the background", type="primary")
-if submitted:
+# ---- a new run: plain widgets and one button (no form: Enter in a field never starts runs) --------
+st.subheader("Start new runs")
+labels = strategy_labels()
+c = st.columns(3)
+corpus_kind = c[0].radio("Corpus", ["demo genome", "a FASTA file on this computer"], key="pt_corpus_kind")
+corpus_path = c[0].text_input("FASTA path (when not the demo genome)", key="pt_corpus_path")
+strategies = c[1].multiselect("Masking strategies (one run each)", list(labels),
+                              default=[s for s in ("genemask", "dnabert") if s in labels],
+                              key="pt_strategies", help="\n".join(f"- {v}" for v in labels.values()))
+model = c[1].selectbox("Model size", ["tiny", "logo"], key="pt_model",
+                       format_func={"tiny": "tiny (2 layers, 64 wide: minutes on a CPU)",
+                                    "logo": "LOGO (2 layers, 256 wide: the paper's small model)"}.get)
+steps = c[2].number_input("Training steps", 1, 20_000, 200, step=50, key="pt_steps")
+batch = c[2].number_input("Sequences per step", 1, 256, 16, key="pt_batch")
+seed = c[2].number_input("Seed", 0, 10**6, 0, key="pt_seed")
+estimate = pretrain_estimate(root, model, int(steps), int(batch), max(1, len(strategies)),
+                             MAX_CONCURRENT_RUNS)
+st.caption(estimate["text"] + " The paper pretrains for 10,000 steps of 250 sequences; a few hundred "
+           "small steps on a CPU usually leave the few-shot results at chance, which is expected.")
+
+
+def launch_params() -> list[dict]:
+    corpus = "demo" if corpus_kind == "demo genome" else corpus_path.strip()
+    if not corpus:
+        raise GeneMaskInputError("no FASTA path was given.", fix="type the path of a FASTA "
+                                 "file on this computer, or choose the demo genome.")
+    return [dict(corpus=corpus, strategy=s, model=model, steps=int(steps), batch_size=int(batch),
+                 seed=int(seed), logging_steps=max(1, int(steps) // 40), n_val=32) for s in strategies]
+
+
+def launch(params: list[dict]) -> None:
+    started = [launch_run("pretrain", p, root=root).name for p in params]
+    st.session_state["pt_started"] = started
+    st.session_state.pop("pt_pending", None)
+
+
+if st.button("Start in the background", type="primary", key="pt_start"):
     if not strategies:
         st.warning("Pick at least one masking strategy.")
     else:
-        corpus = "demo" if corpus_kind == "demo genome" else corpus_path.strip()
         try:
-            if not corpus:
-                raise GeneMaskInputError("no FASTA path was given.", fix="type the path of a FASTA "
-                                         "file on this computer, or choose the demo genome.")
-            if corpus != "demo":
-                from pathlib import Path
-                if not Path(corpus).expanduser().is_file():
-                    raise GeneMaskInputError("file not found.", source=corpus,
-                                             fix="type the full path of a FASTA file on this computer.")
-            started = [launch_run("pretrain", dict(corpus=corpus, strategy=s, model=model,
-                                                   steps=int(steps), batch_size=int(batch),
-                                                   seed=int(seed), logging_steps=max(1, int(steps) // 40),
-                                                   n_val=32), root=root).name for s in strategies]
-            st.success(f"Started {len(started)} run(s): {', '.join(started)}. They appear below.")
+            params = launch_params()
+            twins = {p["strategy"]: same_launch("pretrain", p, root) for p in params}
+            if any(twins.values()):
+                st.session_state["pt_pending"] = {"params": params, "twins": twins}
+            else:
+                launch(params)
         except GeneMaskInputError as exc:
             st.error(str(exc))
+pending = st.session_state.get("pt_pending")
+if pending:
+    same = "; ".join(f"{s}: {', '.join(ids)}" for s, ids in pending["twins"].items() if ids)
+    st.warning(f"Identical run(s) are already queued or running ({same}). Start another copy anyway?")
+    yes, no = st.columns([1, 5])
+    if yes.button("Start anyway", key="pt_confirm"):
+        try:
+            launch(pending["params"])
+        except GeneMaskInputError as exc:
+            st.session_state.pop("pt_pending", None)
+            st.error(str(exc))
+        st.rerun()
+    if no.button("Don't start", key="pt_decline"):
+        st.session_state.pop("pt_pending", None)
+        st.rerun()
+started = st.session_state.pop("pt_started", None)  # said once, right after the launch
+if started:
+    st.success(f"Started {len(started)} run(s): {', '.join(started)}. They appear below.")
 
-# ---- live progress and comparison ---------------------------------------------------------------
-runs = run_overview(root, "pretrain")
-polling = len(active_runs(runs)) > 0
 
-
-@st.fragment(run_every=timedelta(seconds=2) if polling else None)
+# ---- live progress and comparison (reruns by itself) ----------------------------------------------
+@st.fragment(run_every=POLL)
 def live():
     runs = run_overview(root, "pretrain")
-    active = active_runs(runs)
     if not len(runs):
         st.info("No pretraining runs yet in this folder. Start one above.")
         return
+    active = active_runs(runs)
     if len(active):
         st.subheader("Running and queued")
+        holders = slot_holders(root)
         for _, row in active.iterrows():
             left, right = st.columns([5, 1])
-            left.progress(float(row["progress"]), text=progress_text(row))
+            left.progress(float(row["progress"]), text=progress_text(row, holders))
             if right.button("Cancel", key=f"pt_cancel_{row['id']}"):
                 from genemask_viz.training import cancel_run
                 cancel_run(row["path"], timeout_s=10)
-                st.rerun()
-    elif polling:
-        st.rerun()  # the last run just ended: refresh the whole page once
-    for _, row in runs[runs["state"] == "failed"].head(3).iterrows():
-        st.error(f"Run {row['id']} failed: {row['error']}. Check its settings (a missing FASTA, too "
-                 f"little memory) and start it again; its log is in {row['path']}/log.txt.")
+                st.rerun(scope="fragment")
+    dismissed = st.session_state.setdefault("pt_dismissed", [])
+    for _, row in recent_failures(runs, dismissed).head(3).iterrows():
+        left, right = st.columns([5, 1])
+        left.error(f"Run {row['id']} failed: {error_text(row)}. Check its settings (a missing FASTA, too "
+                   f"little memory) and start it again; its log is {row['path']}/log.txt.")
+        if right.button("Dismiss", key=f"pt_dismiss_{row['id']}"):
+            dismissed.append(row["id"])
+            st.rerun(scope="fragment")
     st.subheader("Loss curves")
     ids = list(runs["id"])
-    default = [i for i in ids if i in set(runs[runs["state"].isin(["done", "running"])]["id"])][:4]
-    chosen = st.multiselect("Runs to overlay", ids, default=default, key="pt_compare",
-                            format_func=lambda i: f"{i} ({runs.set_index('id').loc[i, 'strategy']})")
+    by_id = runs.set_index("id")
+    wanted = [i for i in ids if by_id.loc[i, "state"] in ("done", "running")][:4]
+    follow_selection(st.session_state, "pt_compare", ids, wanted)
+    chosen = st.multiselect("Runs to overlay", ids, key="pt_compare",
+                            format_func=lambda i: f"{i} ({by_id.loc[i, 'strategy']})")
     if chosen:
-        paths = runs.set_index("id").loc[chosen, "path"]
-        metrics = run_metrics(paths)
-        labels = {f"{i} · {runs.set_index('id').loc[i, 'strategy']}": m for i, m in metrics.items()}
-        if any(len(m) for m in labels.values()):
-            st.plotly_chart(loss_curves(labels), key="pt_loss")
+        metrics = run_metrics(by_id.loc[chosen, "path"])
+        named = {f"{i} · {by_id.loc[i, 'strategy']}": m for i, m in metrics.items()}
+        if any(len(m) for m in named.values()):
+            st.plotly_chart(loss_curves(named), key="pt_loss")
             st.caption("Lower is better, but losses of *different strategies* are not directly "
                        "comparable: each strategy makes a different task (how many nucleotides are "
                        "hidden). Compare strategies by their few-shot results in the Few-shot Lab.")
         else:
             st.info("No losses logged yet; the first appear after a few steps.")
+        for i in chosen:
+            row = by_id.loc[i]
+            if row["state"] == "done":
+                verdict = pretrain_verdict(row.get("eval_loss"), row.get("eval_accuracy"))
+                if verdict:
+                    st.caption(f"**{i}** ({row['strategy']}): {verdict}")
+            report = corpus_report(row["path"])
+            if report:
+                scalars, table = report
+                with st.expander(f"Corpus of {i}: what the model read"):
+                    sentence = corpus_sentence(scalars)
+                    if sentence:
+                        st.markdown(sentence)
+                    if table is not None:
+                        st.dataframe(table, hide_index=True, key=f"pt_corpus_records_{i}")
+                    st.dataframe({"setting": list(scalars), "value": [str(v) for v in scalars.values()]},
+                                 hide_index=True, key=f"pt_corpus_{i}")
     st.subheader("All runs")
     cols = [c for c in ["id", "state", "strategy", "model", "step", "max_steps", "eval_loss",
-                        "eval_accuracy", "created"] if c in runs]
-    st.dataframe(runs[cols], hide_index=True, key="pt_runs")
+                        "eval_accuracy", "created", "error"] if c in runs]
+    st.dataframe(runs[cols].fillna({"error": ""}), hide_index=True, key="pt_runs")
 
 
 live()

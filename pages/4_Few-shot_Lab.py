@@ -7,13 +7,16 @@ import streamlit as st
 
 from genemask_viz.app_logic import MAX_CONCURRENT_RUNS, benchmark_datasets, launch_run, run_overview
 from genemask_viz.app_logic.inputs import fewshot_root
-from genemask_viz.app_logic.labs import (active_runs, fewshot_lines, fewshot_results,
-                                         finished_pretraining_runs, progress_text, runs_folder,
-                                         save_upload)
+from genemask_viz.app_logic.estimates import chance_message, chance_verdicts, fewshot_estimate
+from genemask_viz.app_logic.labs import (active_runs, error_text, fewshot_lines, fewshot_results,
+                                         finished_pretraining_runs, follow_selection, model_label,
+                                         progress_text, recent_failures, runs_folder, same_launch,
+                                         save_upload, slot_holders)
 from genemask_viz.errors import GeneMaskInputError
 from genemask_viz.plots import fewshot_figure
 
 st.set_page_config(page_title="Few-shot Lab", page_icon=":material/target:", layout="wide")
+POLL = timedelta(seconds=2)  # new and running runs appear and update by themselves
 METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "mcc": "MCC (Matthews correlation)",
                 "auroc": "AUROC"}
 
@@ -65,6 +68,7 @@ with c[1]:
         if pretrained:
             model = st.selectbox("Pretraining run", pretrained, key="fs_pretrained",
                                  format_func=lambda p: Path(p).name)
+            st.caption("Its path is resolved and the model checked when you press Start.")
         else:
             st.info("No finished pretraining run yet: start one in the Pretraining Lab.")
     elif model_kind == "a checkpoint folder":
@@ -76,69 +80,131 @@ with c[2]:
     max_test = st.number_input("Test sequences at most (quick look)", 50, 100_000, 500, step=50,
                                key="fs_max_test")
 
+estimate = None
+if model and shots:
+    try:
+        n_test = 400 if data == "demo" else None
+        estimate = fewshot_estimate(root, model, sorted(shots), int(seeds), int(max_test), n_test=n_test)
+    except (GeneMaskInputError, OSError, ValueError):
+        estimate = None
+if estimate:
+    st.caption(estimate["text"] + " Results of a fresh or briefly pretrained small model are often "
+               "at chance; the page says so when they are.")
+
+
+def fewshot_params() -> dict:
+    if not data:
+        raise GeneMaskInputError("no data set was chosen.", fix="pick the demo task, a benchmark "
+                                 "folder, or upload a labelled file.")
+    if not model:
+        raise GeneMaskInputError("no model was chosen.", fix="pick a fresh model, a finished "
+                                 "pretraining run or a checkpoint folder.")
+    if not shots:
+        raise GeneMaskInputError("no shot count was chosen.", fix="pick e.g. 10 and 50.")
+    return dict(data=data, shots=sorted(shots), seeds=int(seeds), model=model, max_test=int(max_test))
+
+
+def launch(params: dict) -> None:
+    # paths (the model, the data) are resolved and the model checked before anything is queued
+    run = launch_run("fewshot", params, root=root)
+    st.session_state["fs_started"] = run.name
+    st.session_state.pop("fs_pending", None)
+
+
 if st.button("Start in the background", type="primary", key="fs_start"):
     try:
-        if not data:
-            raise GeneMaskInputError("no data set was chosen.", fix="pick the demo task, a benchmark "
-                                     "folder, or upload a labelled file.")
-        if not model:
-            raise GeneMaskInputError("no model was chosen.", fix="pick a fresh model, a finished "
-                                     "pretraining run or a checkpoint folder.")
-        if not shots:
-            raise GeneMaskInputError("no shot count was chosen.", fix="pick e.g. 10 and 50.")
-        run = launch_run("fewshot", dict(data=data, shots=sorted(shots), seeds=int(seeds), model=model,
-                                         max_test=int(max_test)), root=root)
-        st.success(f"Started {run.name}. Its progress appears below.")
+        params = fewshot_params()
+        twins = same_launch("fewshot", params, root)
+        if twins:
+            st.session_state["fs_pending"] = {"params": params, "twins": twins}
+        else:
+            launch(params)
     except GeneMaskInputError as exc:
         st.error(str(exc))
+pending = st.session_state.get("fs_pending")
+if pending:
+    st.warning(f"An identical run is already queued or running ({', '.join(pending['twins'])}). "
+               "Start another copy anyway?")
+    yes, no = st.columns([1, 5])
+    if yes.button("Start anyway", key="fs_confirm"):
+        try:
+            launch(pending["params"])
+        except GeneMaskInputError as exc:
+            st.session_state.pop("fs_pending", None)
+            st.error(str(exc))
+        st.rerun()
+    if no.button("Don't start", key="fs_decline"):
+        st.session_state.pop("fs_pending", None)
+        st.rerun()
+started = st.session_state.pop("fs_started", None)  # said once, right after the launch
+if started:
+    st.success(f"Started {started}. Its progress appears below.")
 
-# ---- progress and results -----------------------------------------------------------------------
-runs = run_overview(root, "fewshot")
-polling = len(active_runs(runs)) > 0
 
-
-@st.fragment(run_every=timedelta(seconds=2) if polling else None)
+# ---- progress and results (reruns by itself) -----------------------------------------------------
+@st.fragment(run_every=POLL)
 def live():
     runs = run_overview(root, "fewshot")
-    active = active_runs(runs)
     if not len(runs):
         st.info("No few-shot runs yet in this folder. Start one above.")
         return
+    active = active_runs(runs)
     if len(active):
         st.subheader("Running and queued")
+        holders = slot_holders(root)
         for _, row in active.iterrows():
             left, right = st.columns([5, 1])
-            left.progress(float(row["progress"]), text=progress_text(row))
+            left.progress(float(row["progress"]), text=progress_text(row, holders))
             if right.button("Cancel", key=f"fs_cancel_{row['id']}"):
                 from genemask_viz.training import cancel_run
                 cancel_run(row["path"], timeout_s=10)
-                st.rerun()
-    elif polling:
-        st.rerun()
-    for _, row in runs[runs["state"] == "failed"].head(3).iterrows():
-        st.error(f"Run {row['id']} failed: {row['error']}. Fix the data or model choice and start it "
-                 f"again; its log is in {row['path']}/log.txt.")
+                st.rerun(scope="fragment")
+    dismissed = st.session_state.setdefault("fs_dismissed", [])
+    for _, row in recent_failures(runs, dismissed).head(3).iterrows():
+        left, right = st.columns([5, 1])
+        left.error(f"Run {row['id']} failed: {error_text(row)}. Change the data or model choice and "
+                   f"start it again; its log is {row['path']}/log.txt.")
+        if right.button("Dismiss", key=f"fs_dismiss_{row['id']}"):
+            dismissed.append(row["id"])
+            st.rerun(scope="fragment")
     st.subheader("Results")
     with_results = [r for r in runs["path"] if (Path(r) / "results.csv").exists()]
     if not with_results:
         st.info("Results appear here when a run has finished at least one setting.")
-        return
-    ids = [Path(p).name for p in with_results]
-    chosen = st.multiselect("Runs to compare", ids, default=ids[:4], key="fs_compare")
-    results = fewshot_results([p for p in with_results if Path(p).name in chosen])
-    if not len(results):
-        return
-    metric = st.selectbox("Metric", list(METRIC_NAMES), key="fs_metric", format_func=METRIC_NAMES.get)
-    lines, title = fewshot_lines(results)
-    st.plotly_chart(fewshot_figure(lines, metric, group="line", legend_title=title), key="fs_plot")
-    st.caption("Each point is the mean over seeds; bars show one standard deviation. Overlapping bars "
-               "mean the difference may be chance.")
-    keys = [c for c in ("dataset", "model", "shots") if c in results]
-    table = results.groupby(keys)[list(METRIC_NAMES)].agg(["mean", "std", "count"]).round(3)
-    table.columns = [f"{m} {s}" for m, s in table.columns]
-    st.dataframe(table.reset_index(), hide_index=True, key="fs_table")
-    st.download_button("Download all rows as CSV", results.to_csv(index=False).encode(),
-                       file_name="fewshot_results.csv", mime="text/csv", key="fs_download")
+    else:
+        ids = [Path(p).name for p in with_results]
+        follow_selection(st.session_state, "fs_compare", ids, ids[:4])
+        chosen = st.multiselect("Runs to compare", ids, key="fs_compare")
+        results = fewshot_results([p for p in with_results if Path(p).name in chosen])
+        if len(results):
+            metric = st.selectbox("Metric", list(METRIC_NAMES), key="fs_metric",
+                                  format_func=METRIC_NAMES.get)
+            lines, title = fewshot_lines(results)
+            st.plotly_chart(fewshot_figure(lines, metric, group="line", legend_title=title), key="fs_plot")
+            st.caption("Each point is the mean over seeds; bars show one standard deviation; the dotted "
+                       "line is chance. Overlapping bars mean the difference may be chance.")
+            verdicts = chance_verdicts(lines, group="line")
+            message = chance_message(verdicts, group="line")
+            if message:
+                st.warning(message)
+            elif len(verdicts) and (verdicts["verdict"] == "above chance").all():
+                st.success("Every setting shown is above chance (AUROC 95% interval over seeds above 0.5).")
+            table = lines.groupby(["line", "shots"], sort=False)[list(METRIC_NAMES)].agg(
+                ["mean", "std", "count"]).round(3)
+            table.columns = [f"{m} {s}" for m, s in table.columns]
+            table = table.reset_index().merge(verdicts[["line", "shots", "verdict"]],
+                                              on=["line", "shots"], how="left")
+            table = table.rename(columns={"line": title, "verdict": "vs chance (AUROC)"})
+            st.dataframe(table, hide_index=True, key="fs_table")
+            st.download_button("Download all rows as CSV", results.to_csv(index=False).encode(),
+                               file_name="fewshot_results.csv", mime="text/csv", key="fs_download")
+    st.subheader("All runs")
+    cols = [c for c in ["id", "state", "model", "data", "step", "max_steps", "accuracy_mean",
+                        "auroc_mean", "created", "error"] if c in runs]
+    shown = runs[cols].fillna({"error": ""})
+    if "model" in shown:
+        shown["model"] = shown["model"].map(lambda m: model_label(m) if isinstance(m, str) else m)
+    st.dataframe(shown, hide_index=True, key="fs_runs")
 
 
 live()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genemask_viz.errors import GeneMaskInputError
-from genemask_viz.masking import hidden_nucleotides, mask_batch, strategies
+from genemask_viz.masking import hidden_nucleotides, mask_batch, result, strategies
 from genemask_viz.masking.result import as_batch
 
 FIELDS = ("token_mask", "maskable", "centres", "spans", "span_kind", "centre_index", "hidden_nt",
@@ -17,9 +17,9 @@ FIELDS = ("token_mask", "maskable", "centres", "spans", "span_kind", "centre_ind
 def both_paths(monkeypatch, *args, **kwargs):
     """(kernel result, torch result) of ``mask_batch(*args, **kwargs)``."""
     fast = mask_batch(*args, **kwargs)
-    monkeypatch.setattr(strategies, "_KERNELS", False)
+    monkeypatch.setattr(result, "_KERNELS", False)
     slow = mask_batch(*args, **kwargs)
-    monkeypatch.setattr(strategies, "_KERNELS", True)
+    monkeypatch.setattr(result, "_KERNELS", True)
     return fast, slow
 
 
@@ -100,9 +100,9 @@ def test_kernel_same_random_draws(monkeypatch):
     for strategy in ("random", "dnabert", "genemask"):
         g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
         fast = mask_batch(ids, att, strategy, scores=scores, generator=g1)
-        monkeypatch.setattr(strategies, "_KERNELS", False)
+        monkeypatch.setattr(result, "_KERNELS", False)
         slow = mask_batch(ids, att, strategy, scores=scores, generator=g2)
-        monkeypatch.setattr(strategies, "_KERNELS", True)
+        monkeypatch.setattr(result, "_KERNELS", True)
         assert_identical(fast, slow)
         assert torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2))
         assert fast.centres.sum() > 100
@@ -114,10 +114,10 @@ def test_hidden_nucleotides_kernel(monkeypatch):
         ids, att, _ = messy_batch(rng, k, B=7, T=40)
         mask = torch.as_tensor(rng.random(ids.shape) < 0.7)
         fast = hidden_nucleotides(ids, mask, k, att)
-        monkeypatch.setattr(strategies, "_KERNELS", False)
+        monkeypatch.setattr(result, "_KERNELS", False)
         slow = hidden_nucleotides(ids, mask, k, att)
         slow_1d = hidden_nucleotides(ids[3], mask[3], k, att[3])
-        monkeypatch.setattr(strategies, "_KERNELS", True)
+        monkeypatch.setattr(result, "_KERNELS", True)
         for x, y in zip(fast, slow):
             assert x.dtype == torch.bool and x.shape == (7, 40 + k - 1) and torch.equal(x, y)
         assert fast[0].any() and fast[1].any()

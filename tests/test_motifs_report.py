@@ -41,7 +41,7 @@ def test_cli_on_release_hg38_ranking(tmp_path):
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     args = parser.parse_args(["motifs", "--table", str(HG38), "--top", "100", "--logos", "2",
-                              "--out", str(tmp_path)])
+                              "--bootstrap", "30", "--out", str(tmp_path)])
     assert args.func(args) == 0
     s = json.loads((tmp_path / "summary.json").read_text(),
                    parse_constant=lambda c: pytest.fail(f"summary.json holds {c}: not strict JSON"))
@@ -62,7 +62,26 @@ def test_cli_on_release_hg38_ranking(tmp_path):
     assert s["pmi_beats"]["random"] is True
     matches = (tmp_path / "matches.csv").read_text().splitlines()
     assert len(matches) == 4097 and matches[1].split(",")[1] == "CCTCCC"
-    assert len(list((tmp_path / "logos").glob("*.png"))) == 2
+    assert len(list((tmp_path / "logos").glob("*.png"))) == 4      # 2 k-mers + 2 groups
+    # both rankings, named; best_rel on reverse-complement pairs is the headline
+    assert set(s["rankings"]) == {"pmi", "pmi_exact", "frequency", "naive_pmi", "random"}
+    assert "release" in s["rankings"]["pmi"] and "exact" in s["rankings"]["pmi_exact"]
+    h = s["headline"]
+    assert (h["kmer_set"], h["on"]) == ("rc_merged", "best_rel")
+    assert s["sensitivity_core_rel"]["on"] == "core_rel"
+    pmi_rho = h["rho"]["pmi"]
+    assert pmi_rho["lo"] < pmi_rho["rho"] < pmi_rho["hi"] and pmi_rho["lo"] > 0.2
+    d = h["differences"]["pmi - random"]
+    assert d["lo"] > 0.15 and d["p_holm"] >= d["p_boot"]
+    import pandas as pd
+    boot = pd.read_csv(tmp_path / "bootstrap.csv")
+    assert set(boot["reps"]) == {30} and {"rc_merged", "kmers"} == set(boot["kmer_set"])
+    stats = pd.read_csv(tmp_path / "stats.csv")
+    assert (stats["p_holm"] >= stats["p"] - 1e-15).all() and stats["p_holm"].max() <= 1
+    groups = pd.read_csv(tmp_path / "groups.csv")
+    assert {"p", "E", "q", "best_motif_name"} <= set(groups.columns) and len(groups) >= 10
+    assert groups.loc[0, "best_motif_name"] == "ZNF460"              # the Alu group
+    assert (groups["E"] >= groups["p"]).all() and (groups["q"] >= groups["p"]).all()
 
 
 def test_default_n_prefers_genemask_6mers():
@@ -86,12 +105,17 @@ def test_default_n_prefers_genemask_6mers():
     assert "6" in action.help and "most rows" in action.help and "table's k" not in action.help
 
 
-def test_demo_genome_planted_motifs_are_recovered():
-    from genemask_viz.ngrams import compute_table
-    from genemask_viz.sequences.demo import demo_genome
+def test_demo_genome_planted_motifs_are_recovered(tmp_path):
+    """`genemask motifs --table demo`: the planted motifs are recovered, by core hit (6-mers)
+    and, for 8-mer groups, by Tomtom at q < 0.05."""
+    import argparse
+    import pandas as pd
+    from genemask_viz.cli.motifs import load_demo_or_table, register
+    from genemask_viz.motifs.report import tomtom_groups
+    from genemask_viz.motifs.tomtom import counts_to_probs, tomtom_matrix
 
-    genome = demo_genome(seed=0)
-    result = compare_table(compute_table(genome.records, max_n=6), top=100)
+    table = load_demo_or_table("demo")                    # computed once, n <= 8
+    result = compare_table(table, top=100, reps=20)
     top = result.matches.head(100)
     found = {mid for mid in PLANTED if (top["core_motif"] == mid).any()}
     # measured: CTCF, SP1 and NRF1 are some top-100 k-mer's best core hit; TBP (TATAAA is
@@ -101,3 +125,24 @@ def test_demo_genome_planted_motifs_are_recovered():
     assert st["pmi"]["kmers"]["enrichment"]["core"]["p"] < 1e-3
     assert st["random"]["kmers"]["enrichment"]["core"]["p"] > 0.05
     assert st["pmi"]["kmers"]["spearman"]["core_rel"]["rho"] > 0.1
+    # Tomtom: groups of the top 100 8-mers find SP1, NRF1 and YY1 at q < 0.05 (measured; CTCF's
+    # 8-mers vary too much to reach the table's min count 101, and no group finds it)
+    eight = table[(table.n == 8) & table.genemask_score.notna()].sort_values(
+        "genemask_score", ascending=False)
+    groups, hits, objs = tomtom_groups(eight["ngram"].head(100).to_numpy(), result.mset, 8)
+    res = tomtom_matrix([counts_to_probs(g.counts) for g in objs], result.mset)
+    ids = list(result.mset.ids)
+    best_q = {mid: float(res["q"][:, ids.index(mid)].min()) for mid in PLANTED}
+    assert max(best_q[m] for m in ("MA0079.5", "MA0506.3", "MA0095.4")) < 0.05, best_q
+    assert best_q["MA0108.3"] > 0.05                       # TBP: not found (documented)
+    assert set(hits.loc[(hits.hit == 1) & (hits.q < 0.05), "motif_id"]) >= {"MA0506.3", "MA0095.4"}
+    # the CLI path: 'demo' is a table, not a missing file
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["motifs", "--table", "demo", "--group-n", "8", "--bootstrap", "10",
+                              "--logos", "0", "--out", str(tmp_path)])
+    assert args.func(args) == 0
+    cli_groups = pd.read_csv(tmp_path / "groups.csv")
+    assert set(cli_groups.loc[cli_groups.q < 0.05, "best_motif_id"]) >= {"MA0506.3", "MA0095.4"}
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["tomtom"]["n"] == 8 and summary["n_kmers"] == len(result.kmers)

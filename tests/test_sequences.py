@@ -239,3 +239,130 @@ def test_byte_order_mark_is_ignored(tmp_path):
 def test_demo_genome_bad_parameters(params, message):
     with pytest.raises(GeneMaskInputError, match=message):
         demo_genome(**params)
+
+
+# --- issue 14: hostile input ends in GeneMaskInputError, never another exception -----------
+
+def _corrupt_gzip(payload: bytes) -> bytes:
+    """A gzip file with a valid header whose compressed data is garbled (zlib.error)."""
+    data = bytearray(gzip.compress(payload, mtime=0))
+    for i in range(12, min(len(data) - 8, 40)):
+        data[i] ^= 0x5A
+    return bytes(data)
+
+
+def _table_text(n_rows: int, seq_len: int = 60) -> str:
+    rng = np.random.default_rng(0)
+    rows = ["".join(rng.choice(list("ACGT"), seq_len)) + f"\t{i % 2}" for i in range(n_rows)]
+    return "sequence\tlabel\n" + "\n".join(rows) + "\n"
+
+
+def test_corrupt_gzip_data_is_a_clear_error_in_every_reader(tmp_path):
+    """Item 1: a valid gzip header with corrupt data raised zlib.error."""
+    from genemask_viz.ngrams import load_table
+    fa = write(tmp_path / "bad.fa.gz", _corrupt_gzip(b">a\n" + b"ACGT" * 200 + b"\n"))
+    tsv = write(tmp_path / "bad.tsv.gz", _corrupt_gzip(_table_text(50).encode()))
+    csv = write(tmp_path / "bad.csv.gz", _corrupt_gzip(b"ngram,n,genemask_score\nAAAAAA,6,1.0\n" * 20))
+    for reader, path in [(read_fasta, fa), (read_sequences, fa), (read_labelled, tsv),
+                         (read_sequences, tsv), (load_table, csv)]:
+        with pytest.raises(GeneMaskInputError, match="gzip|truncated or corrupt") as err:
+            reader(path)
+        assert str(path) in str(err.value)
+
+
+def test_truncated_gzip_past_the_first_64_kib_in_tables(tmp_path):
+    """Item 2: a truncated .gz of more than 64 KiB raised EOFError in read_labelled/load_table."""
+    from genemask_viz.ngrams import load_table
+    text = _table_text(3000).encode()
+    assert len(text) > 1 << 17
+    tsv = write(tmp_path / "cut.tsv.gz", gzip.compress(text, mtime=0)[:-2000])
+    rows = "".join(f"{a}{b}{c}{d}{e}{f},6,{i / 7:.6f},{i + 1}\n" for i, (a, b, c, d, e, f) in
+                   enumerate(np.random.default_rng(1).choice(list("ACGT"), (4000, 6))))
+    table = ("ngram,n,genemask_score,rank\n" + rows).encode()
+    csv = write(tmp_path / "cut.csv.gz", gzip.compress(table, compresslevel=1, mtime=0)[:-3000])
+    for reader, path in [(read_labelled, tsv), (read_sequences, tsv), (load_table, csv)]:
+        with pytest.raises(GeneMaskInputError, match="truncated or corrupt") as err:
+            reader(path)
+        assert str(path) in str(err.value)
+
+
+def test_overlong_tsv_field_is_a_clear_error(tmp_path):
+    """Item 3: a field over csv's 131,072-character limit raised _csv.Error."""
+    path = write(tmp_path / "long.tsv", "sequence\tlabel\n" + '"' + "A" * 140_000 + '"\t1\nACGTACGT\t0\n')
+    with pytest.raises(GeneMaskInputError, match="cannot be split into columns") as err:
+        read_labelled(path)
+    assert err.value.line == 2
+
+
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", "\u2028".encode(), "\ufeff\u2028\n\u00a0\n".encode(),
+                                     b"\xef\xbb\xbf\n\n"])
+def test_bom_or_unicode_separator_only_files(tmp_path, content):
+    """Item 4: a file holding only a BOM or U+2028 raised StopIteration in tables.py."""
+    for name, reader in [("x.tsv", read_labelled), ("x.txt", read_sequences), ("x.fa", read_fasta)]:
+        path = write(tmp_path / name, content)
+        with pytest.raises(GeneMaskInputError, match="empty|no text") as err:
+            reader(path)
+        assert str(path) in str(err.value)
+
+
+def test_unicode_line_separator_inside_a_table_keeps_line_numbers(tmp_path):
+    path = write(tmp_path / "x.tsv", "sequence\tlabel\nACGT\u2028ACGT\t1\nACGTAC\t0\n")
+    with pytest.raises(GeneMaskInputError, match="not a nucleotide letter") as err:
+        read_labelled(path)
+    assert err.value.line == 2  # split at \n only: the editor's line numbers
+
+
+@pytest.mark.parametrize("label", ["1e999", "9" * 30, "nan", "-inf"])
+def test_labels_out_of_range_are_refused(tmp_path, label):
+    path = write(tmp_path / "x.tsv", f"sequence\tlabel\nACGTACGT\t0\nACGTAA\t{label}\n")
+    with pytest.raises(GeneMaskInputError, match="not an integer class number") as err:
+        read_labelled(path)
+    assert err.value.line == 3
+
+
+def test_fasta_header_line_limit_stops_a_giant_header(tmp_path):
+    """Item 11: a FASTA whose header line never ends was carried and re-joined block after
+    block (quadratic time, unbounded memory); it now stops at the line limit."""
+    from genemask_viz.sequences.fasta import stream_fasta
+    path = tmp_path / "h.fa.gz"
+    with gzip.open(path, "wb", compresslevel=1) as fh:
+        fh.write(b">" + b"x" * (3 << 20) + b"\nACGT\n")
+    with pytest.raises(GeneMaskInputError, match="header line is longer than 1.0 MiB") as err:
+        list(stream_fasta(path, block_bytes=1 << 16))
+    assert err.value.line == 1
+    # a smaller limit by argument, a larger one by environment variable
+    with pytest.raises(GeneMaskInputError, match="longer than 1,000 bytes"):
+        list(stream_fasta(path, block_bytes=1 << 12, max_line=1000))
+
+
+def test_input_limits_by_argument_and_environment(tmp_path, monkeypatch):
+    from genemask_viz.sequences.fasta import input_limit, line_limit, read_capped
+    path = write(tmp_path / "x.fa", ">a\n" + "ACGT" * 1000 + "\n")
+    assert input_limit() == 256 << 20 and line_limit() == 1 << 20
+    assert len(read_fasta(path, max_bytes=5000)[0]) == 4000
+    with pytest.raises(GeneMaskInputError, match="holds more than 3,000 bytes") as err:
+        read_fasta(path, max_bytes=3000)
+    assert "GENEMASK_MAX_INPUT_BYTES" in str(err.value)
+    monkeypatch.setenv("GENEMASK_MAX_INPUT_BYTES", "2K")
+    assert input_limit() == 2048
+    with pytest.raises(GeneMaskInputError, match="holds more than 2,048 bytes"):
+        read_sequences(path)
+    monkeypatch.setenv("GENEMASK_MAX_INPUT_BYTES", "lots")
+    with pytest.raises(GeneMaskInputError, match="GENEMASK_MAX_INPUT_BYTES.*not a positive size"):
+        read_fasta(path)
+    monkeypatch.delenv("GENEMASK_MAX_INPUT_BYTES")
+    monkeypatch.setenv("GENEMASK_MAX_LINE_BYTES", "100")
+    with pytest.raises(GeneMaskInputError, match="line 2: a line is longer than 100 bytes"):
+        read_capped(path)
+    assert read_capped(path, max_line=10_000) == path.read_bytes()
+
+
+def test_write_fasta_leaves_no_temp_file(tmp_path):
+    """Item 6: a folder in the way of the output left 'out.fa.tmp' behind."""
+    (tmp_path / "out.fa").mkdir()
+    with pytest.raises(GeneMaskInputError, match="is a folder"):
+        write_fasta([("a", "ACGT")], tmp_path / "out.fa")
+    target = tmp_path / "ok.fa"
+    with pytest.raises(TypeError):  # fails half way through writing
+        write_fasta([("a", "ACGT"), ("b", None)], target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.fa"]

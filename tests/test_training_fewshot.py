@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from genemask_viz.errors import GeneMaskInputError
-from genemask_viz.training.fewshot import FewShotConfig, paper_settings, summarise
+from genemask_viz.training.fewshot import (FewShotConfig, collapse_notes, paper_settings, run_cell,
+                                           settings_group, summarise)
 from genemask_viz.training.metrics import classification_metrics, softmax
-from genemask_viz.training.tasks import demo_task, draw_shots, load_task
+from genemask_viz.training.tasks import demo_task, draw_shots, load_task, table_hash
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FEWSHOT = SHARED / "genemask" / "fewshot"
@@ -35,13 +36,34 @@ def random_rows(n: int, labels, seed=0, length=40):
 
 
 # --- settings and metrics -------------------------------------------------------
-def test_paper_settings_at_the_anchors_and_between():
-    s10, s1000, s100 = paper_settings(10), paper_settings(1000), paper_settings(100)
+def test_paper_settings_are_the_release_groups():
+    """The release (README 5c): 10-shot settings for 10/50/100 shots, 1000-shot for 500/1000."""
+    for k in (10, 50, 100, 200):
+        s = paper_settings(k)
+        assert (s.learning_rate, s.epochs, s.batch_size) == (1e-4, 20, 5), k
+        assert settings_group(k) == "10-shot settings"
+    for k in (250, 500, 1000, 5000):
+        s = paper_settings(k)
+        assert (s.learning_rate, s.epochs, s.batch_size) == (5e-5, 5, 15), k
+        assert settings_group(k) == "1000-shot settings"
+    s = paper_settings(50)
+    assert (s.warmup_ratio, s.dropout, s.weight_decay) == (0.1, 0.1, 0.01)
+    assert FewShotConfig(shots=[50]).settings(50).epochs == 20  # the default is the paper's
+    assert FewShotConfig(shots=[50], settings_scheme="interpolate").settings(50).epochs == 15
+    with pytest.raises(GeneMaskInputError, match="unknown fine-tuning settings 'best'"):
+        FewShotConfig(settings_scheme="best")
+
+
+def test_interpolated_settings_at_the_anchors_and_between():
+    s10, s1000, s100 = (paper_settings(k, "interpolate") for k in (10, 1000, 100))
     assert (s10.learning_rate, s10.epochs, s10.batch_size) == (1e-4, 20, 5)
     assert s1000.learning_rate == pytest.approx(5e-5) and (s1000.epochs, s1000.batch_size) == (5, 15)
     assert s100.learning_rate == pytest.approx(math.sqrt(1e-4 * 5e-5), rel=1e-3)  # geometric midpoint
     assert (s100.epochs, s100.batch_size) == (13, 10)
     assert (s10.warmup_ratio, s10.dropout, s10.weight_decay) == (0.1, 0.1, 0.01)
+    assert settings_group(100, "interpolate") == "interpolated"
+    s50 = paper_settings(50, "interpolate")
+    assert (s50.learning_rate, s50.epochs, s50.batch_size) == (7.85e-5, 15, 8)
     cfg = FewShotConfig(shots=[10], learning_rate=3e-4, epochs=2)
     assert (cfg.settings(10).learning_rate, cfg.settings(10).epochs, cfg.settings(10).batch_size) == (3e-4, 2, 5)
 
@@ -75,6 +97,23 @@ def test_auroc_is_nan_when_the_test_set_lacks_a_class():
     assert math.isnan(m["auroc"]) and m["accuracy"] == pytest.approx(2 / 3)
     m = classification_metrics([0, 2, 2, 0], softmax(np.eye(3)[[0, 2, 1, 0]] * 3))
     assert math.isnan(m["auroc"]) and m["accuracy"] == 0.75
+
+
+def test_collapse_is_flagged_and_counted():
+    # every row called class 1: accuracy = class share, MCC 0, and flagged
+    m = classification_metrics([0, 1, 1, 1], [[0.4, 0.6], [0.3, 0.7], [0.45, 0.55], [0.2, 0.8]])
+    assert m["collapsed"] and m["predicted_classes"] == 1
+    assert m["accuracy"] == 0.75 and m["mcc"] == 0.0 and m["auroc"] == pytest.approx(2 / 3)
+    m = classification_metrics([0, 1, 1, 1], [[0.6, 0.4], [0.3, 0.7], [0.45, 0.55], [0.2, 0.8]])
+    assert not m["collapsed"] and m["predicted_classes"] == 2
+    results = pd.DataFrame({"dataset": "d", "model": "m", "shots": [10, 10, 10, 50, 50],
+                            "accuracy": 0.5, "macro_f1": 0.33, "mcc": 0.0, "auroc": 0.5,
+                            "collapsed": [True, True, True, False, True]})
+    s = summarise(results).set_index("shots")
+    assert s.loc[10, "n_collapsed"] == 3 and s.loc[50, "n_collapsed"] == 1
+    assert s.loc[10, "accuracy_std"] == 0.0  # looks "stable"; the flag says why it is not
+    notes = collapse_notes({"settings": summarise(results).to_dict(orient="records")})
+    assert len(notes) == 2 and "d k=10: 3 of 3 seed(s) collapsed" in notes[0]
 
 
 def test_summary_mean_and_std_per_setting():
@@ -165,21 +204,53 @@ def test_demo_task_windows_hold_planted_motifs():
 
 
 @needs_shared
-def test_genemask_layouts_prom_core_splice_cohn():
+def test_genemask_layouts_prom_core_splice_cohn(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENEMASK_CACHE", str(tmp_path))
     prom = load_task(FEWSHOT / "Prom-core")
     d = draw_shots(prom, 10, seed=0)
     assert len(d.train) == 20 and "own shot file 10/train.tsv" in d.train_source
-    assert len(d.test) == 5920 - d.test_overlap_removed
+    assert d.shot_file_role == "exact shot file"
+    # the one test row whose sequence is in a shot file is dropped once, for every k
+    assert len(d.test) == 5919
+    assert "1 row(s) whose sequence is also in the training pool" in d.test_source
     splice = load_task(FEWSHOT / "Splice-40")
     d = draw_shots(splice, 10, seed=0)
     assert d.train["label"].value_counts().to_dict() == {0: 10, 1: 10, 2: 10}
-    assert "drawn with seed 0 from shot file 10/" in d.train_source and len(d.test) == 3000
+    assert d.shot_file_role == "pool shot file (10x per class)"
+    assert "a pool, not a fixed draw" in d.train_source
+    assert len(d.test) == 3000 - 11
+    from genemask_viz.cli.fewshot import protocol_lines
+    from genemask_viz.training.fewshot import _shot_entry
+    lines = protocol_lines({"finetune": {"10": _shot_entry(d, paper_settings(10), "10-shot settings")}})
+    assert lines[0].startswith("k=10: 10-shot settings (lr 0.0001, 20 epochs, batch 5, warmup 12 of "
+                               "120 steps") and "test 2989 rows" in lines[0]
+    assert "holds 10x the shots per class (300 rows): a pool, not a fixed draw" in lines[1]
     cohn = load_task(FEWSHOT / "Cohn-enh")
-    assert cohn.test is None
-    d = draw_shots(cohn, 10, seed=0)
-    assert "ships no test file" in d.test_source
-    assert not set(d.train["sequence"]) & set(d.test["sequence"])
-    assert len(d.test) == len(cohn.pool) - 20
+    assert len(cohn.test) == 260 and len(cohn.pool) == 1040 and not cohn.shot_files
+    assert cohn.test["label"].value_counts().to_dict() == {0: 131, 1: 129}  # stratified 20%
+    saved = pd.read_csv(cohn.split_file, sep="\t")
+    assert table_hash(saved) == table_hash(cohn.test) and str(tmp_path) in cohn.split_file
+    assert "ships no test file" in cohn.test_note and cohn.split_file in cohn.test_note
+    again = load_task(FEWSHOT / "Cohn-enh")  # drawn once: read back, identical
+    assert again.split_file == cohn.split_file and table_hash(again.test) == table_hash(cohn.test)
+
+
+@needs_shared
+def test_every_shot_count_and_seed_sees_the_same_test_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENEMASK_CACHE", str(tmp_path))
+    for name, shots in (("Prom-core", (10, 50, 100, 500, 1000)), ("Splice-40", (10, 50, 100, 500)),
+                        ("Cohn-enh", (10, 50, 100, 500))):
+        task = load_task(FEWSHOT / name)
+        hashes, capped = set(), set()
+        for k in shots:
+            for seed in (0, 1):
+                d = draw_shots(task, k, seed)
+                hashes.add(table_hash(d.test))
+                assert not set(d.train["sequence"]) & set(d.test["sequence"])
+                assert d.train["label"].value_counts().eq(k).all()
+                capped.add(table_hash(draw_shots(task, k, seed, max_test=50).test))
+        assert len(hashes) == 1 and len(capped) == 1, name
+        assert hashes == {table_hash(task.test)}
 
 
 # --- the commands ----------------------------------------------------------------
@@ -203,8 +274,29 @@ def test_cli_fewshot_on_demo_writes_results_and_summary(cli, tmp_path, capsys):
     by_shots = {row["shots"]: row for row in summary["settings"]}
     mean4 = results[results["shots"] == 4]["accuracy"].mean()
     assert by_shots[4]["accuracy_mean"] == pytest.approx(mean4) and by_shots[4]["n_seeds"] == 2
+    assert by_shots[4]["n_collapsed"] == int(results[results["shots"] == 4]["collapsed"].sum())
     assert json.loads((out / "status.json").read_text())["state"] == "done"
     assert "accuracy_mean" in capsys.readouterr().out
+    # per shot count: the settings used and the fixed test set
+    f4, f8 = summary["finetune"]["4"], summary["finetune"]["8"]
+    assert summary["settings_scheme"] == "paper" and f4["settings"] == "custom"  # --epochs given
+    assert (f4["learning_rate"], f4["epochs"], f4["batch_size"]) == (1e-4, 1, 5)
+    assert (f4["steps"], f4["warmup_steps"], f8["steps"], f8["warmup_steps"]) == (2, 1, 4, 1)
+    assert f4["test_rows"] == f8["test_rows"] == 40 and f4["test_hash"] == f8["test_hash"]
+    assert set(results["test_hash"]) == {f4["test_hash"]} and set(results["steps"]) == {2, 4}
+
+
+def test_run_cell_returns_per_seed_rows_with_the_paper_group():
+    task = demo_task(n_per_class=60)
+    rows = run_cell(task, 3, seeds=[0, 1], model="tiny", max_test=30, max_length=32)
+    assert [r["seed"] for r in rows] == [0, 1] and all(r["shots"] == 3 for r in rows)
+    for r in rows:
+        assert (r["learning_rate"], r["epochs"], r["batch_size"], r["settings"]) == \
+            (1e-4, 20, 5, "10-shot settings")
+        assert r["steps"] == 2 * 20 and r["warmup_steps"] == 4 and r["n_train"] == 6
+        assert r["n_test"] == 30 and 0 <= r["accuracy"] <= 1
+        assert r["collapsed"] == (r["predicted_classes"] == 1)
+    assert rows[0]["test_hash"] == rows[1]["test_hash"]
 
 
 def test_cli_pretrain_then_fewshot_from_the_run_then_runs(cli, tmp_path, capsys, monkeypatch):
@@ -212,8 +304,14 @@ def test_cli_pretrain_then_fewshot_from_the_run_then_runs(cli, tmp_path, capsys,
     run = tmp_path / "runs" / "pt"
     assert cli(["pretrain", "--corpus", "demo", "--strategy", "dnabert", "--model", "tiny",
                 "--steps", "2", "--batch-size", "2", "--max-length", "64", "--n-val", "4",
-                "--out", str(run), "--quiet"]) == 0
-    assert "validation MLM loss" in capsys.readouterr().out
+                "--val-records", "chr2", "--out", str(run), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "validation MLM loss" in printed and "epochs); validation: 4 segments" in printed
+    corpus = json.loads((run / "corpus.json").read_text())
+    recs = {r["name"]: r for r in corpus["records"]}
+    assert corpus["train_segments"] == 4 and corpus["validation"]["val_records"] == ["chr2"]
+    assert recs["chr2"]["val_segments"] == 4 and recs["chr2"]["train_segments"] == 0
+    assert corpus["nucleotides_seen"] > 4 * 6 and corpus["files"][0].endswith(".fa")
     out = tmp_path / "runs" / "fs"
     assert cli(["fewshot", "--data", "demo", "--shots", "3", "--seeds", "1", "--model", str(run),
                 "--epochs", "1", "--max-test", "20", "--out", str(out), "--quiet"]) == 0

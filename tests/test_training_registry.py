@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -111,10 +113,47 @@ def _rank_errors(stderr: str) -> str:
     return "\n".join(line for line in stderr.splitlines() if any(k in line for k in keys))[-6000:]
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+            low, high = (int(x) for x in fh.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port() -> int:
+    """A free port OUTSIDE the kernel's ephemeral range, for the launcher to bind.
+
+    A port from ``bind(('', 0))`` is ephemeral: once the probe closes it, the kernel may
+    hand it to any socket bound to port 0 (gloo's own pair listeners, other tests'
+    clients) before the launcher binds it. Ports below the range are only ever taken by
+    an explicit bind, so the probe-then-launch window is safe from that."""
+    import random
+    low, high = _ephemeral_range()
+    ports = list(range(20000, min(low, 32768))) or list(range(high + 1, 65536))
+    random.shuffle(ports)
+    for port in ports[:200]:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+def test_free_port_is_outside_the_ephemeral_range():
+    low, high = _ephemeral_range()
+    ports = {free_port() for _ in range(5)}
+    assert all(not low <= p <= high for p in ports)
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("", port))  # and free
+
+
 def _accelerate_argv(launcher, run):
-    with socket.socket() as sock:  # a free port: others may be using 29500 on a shared machine
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # not 29500: others may be using it on a shared machine
     return [launcher, "launch", "--multi_gpu", "--num_processes", "2",
             "--main_process_port", str(port), "--num_machines", "1",
             "--mixed_precision", "no", "--dynamo_backend", "no",
@@ -329,3 +368,158 @@ def test_two_process_accelerate_run_is_cancelled_on_both_ranks(tmp_path):
     status = reg.run_status(run)
     assert status["state"] == "cancelled" and 1 <= status["step"] < 100000
     assert any((run / "checkpoints").iterdir())  # the work so far was saved, by both ranks
+
+
+# --- issue 14: the registry survives tampering and interruptions ----------------------------
+
+@pytest.mark.parametrize("bad", ["{", "[1, 2]", "\xff\xfe", '"text"', '{"state": "running", "pid": -1}',
+                                 '{"state": "running", "pid": "x", "step": "many"}'])
+def test_one_malformed_run_does_not_break_the_listing(tmp_path, bad, capsys):
+    """Item 7: one malformed status.json or config.json made `runs ls` fail for every run."""
+    from genemask_viz.cli import main
+    good = reg.create_run("pretrain", cfg(), root=tmp_path, name="good")
+    broken_status = reg.create_run("pretrain", cfg(strategy="random"), root=tmp_path, name="bs")
+    broken_config = reg.create_run("pretrain", cfg(strategy="pmi-span"), root=tmp_path, name="bc")
+    (broken_status / "status.json").write_text(bad)
+    if not bad.startswith('{"state"'):
+        (broken_config / "config.json").write_text(bad)
+    table = reg.list_runs(tmp_path).set_index("id")
+    assert table.loc["good", "state"] == "queued"
+    assert set(table.index) == {"good", "bs", "bc"}
+    assert main(["runs", "--root", str(tmp_path), "ls"]) == 0
+    assert "good" in capsys.readouterr().out
+    # show: the run with the broken status file reads as unreadable (or failed: the pid is no
+    # process), never a traceback; a broken config is one clear line, exit 2
+    assert main(["runs", "--root", str(tmp_path), "show", "bs"]) == 0
+    assert re.search(r"state: (unreadable|failed|running)", capsys.readouterr().out)
+    code = main(["runs", "--root", str(tmp_path), "show", "bc"])
+    err = capsys.readouterr().err
+    assert code in (0, 2) and "Traceback" not in err and len(err.strip().splitlines()) <= 1
+    # setting the status of a run with a malformed status file replaces it
+    reg.set_status(broken_status, state="cancelled")
+    assert reg.run_status(broken_status)["state"] == "cancelled"
+    assert reg.run_status(good)["state"] == "queued"
+
+
+def _fake_checkpoint(folder, step, weights=b"", state=None):
+    """A checkpoint folder with a real (tiny) safetensors file and a trainer_state.json."""
+    from safetensors.numpy import save_file
+    import numpy as np
+    d = folder / f"checkpoint-{step}"
+    d.mkdir(parents=True)
+    save_file({"w": np.arange(6, dtype=np.float32)}, str(d / "model.safetensors"))
+    (d / "trainer_state.json").write_text(json.dumps({"global_step": step}) if state is None else state)
+    import torch
+    torch.save({"step": step}, d / "optimizer.pt")
+    return d
+
+
+def test_half_written_checkpoint_files_fall_back_to_the_previous_one(tmp_path):
+    """Item 8: a half-written trainer_state.json in the newest checkpoint made every rerun fail
+    with JSONDecodeError; now it (and a truncated weights or optimizer file) is skipped."""
+    from genemask_viz.errors import GeneMaskWarning
+    from genemask_viz.training.pretrain import last_complete_checkpoint
+    good = _fake_checkpoint(tmp_path, 2)
+    assert reg.checkpoint_problem(good) is None
+    assert last_complete_checkpoint(tmp_path) == str(good)
+    half_state = _fake_checkpoint(tmp_path, 4, state='{"global_step": 4, "log_hi')
+    with pytest.warns(GeneMaskWarning, match="checkpoint-4: incomplete checkpoint .*trainer_state"):
+        assert last_complete_checkpoint(tmp_path) == str(good)
+    shutil.rmtree(half_state)
+    cut_weights = _fake_checkpoint(tmp_path, 6)
+    data = (cut_weights / "model.safetensors").read_bytes()
+    (cut_weights / "model.safetensors").write_bytes(data[:-5])
+    assert "model.safetensors is incomplete" in reg.checkpoint_problem(cut_weights)
+    shutil.rmtree(cut_weights)
+    cut_opt = _fake_checkpoint(tmp_path, 8)
+    data = (cut_opt / "optimizer.pt").read_bytes()
+    (cut_opt / "optimizer.pt").write_bytes(data[: len(data) // 2])
+    assert "optimizer.pt is incomplete" in reg.checkpoint_problem(cut_opt)
+    wrong_step = _fake_checkpoint(tmp_path, 10, state=json.dumps({"global_step": 3}))
+    assert "says step 3" in reg.checkpoint_problem(wrong_step)
+    with pytest.warns(GeneMaskWarning):
+        assert last_complete_checkpoint(tmp_path) == str(good)
+
+
+def test_metrics_are_truncated_when_a_run_restarts_from_step_zero(tmp_path):
+    """Item 10: a run killed before its first checkpoint restarted from step 0 but kept the
+    old metrics rows (steps 1/10/20 three times)."""
+    from transformers import TrainerControl, TrainerState
+    from genemask_viz.training.callbacks import RunLogger
+    run = reg.create_run("pretrain", cfg(), root=tmp_path, name="r")
+    for step in (1, 10, 20):
+        reg.append_metrics(run, {"step": step, "loss": 8.0, "elapsed": step / 10})
+    (run / "metrics.jsonl").open("a").write('{"step": 2')  # the line being written when killed
+    state = TrainerState()
+    state.global_step, state.max_steps, state.is_world_process_zero = 0, 30, True
+    logger = RunLogger(run)
+    logger.on_train_begin(None, state, TrainerControl())
+    assert len(reg.read_metrics(run)) == 0 and logger.elapsed_before == 0.0
+    # resumed from a checkpoint at step 10: the rows up to it are kept, the clock goes on
+    for step in (1, 10, 20):
+        reg.append_metrics(run, {"step": step, "loss": 8.0, "elapsed": step / 10})
+    state.global_step = 10
+    logger = RunLogger(run)
+    logger.on_train_begin(None, state, TrainerControl())
+    assert list(reg.read_metrics(run)["step"]) == [1, 10] and logger.elapsed_before == 1.0
+    logger.on_train_end(None, state, TrainerControl())
+
+
+def test_a_failed_run_with_a_typo_is_replaced_by_the_corrected_command(tmp_path, capsys):
+    """Item 12: pretrain/fewshot created the run folder before checking their inputs; a typo
+    left a failed run and the corrected rerun with the same --out was refused."""
+    from genemask_viz.cli import main
+    out = tmp_path / "run"
+    for argv in (["pretrain", "--corpus", str(tmp_path / "typo.fa"), "--out", str(out)],
+                 ["pretrain", "--corpus", "demo", "--model", str(tmp_path / "no-model"),
+                  "--out", str(out)],
+                 ["pretrain", "--corpus", "demo", "--table", str(tmp_path / "no.csv"),
+                  "--out", str(out)],
+                 ["fewshot", "--data", str(tmp_path / "typo.tsv"), "--out", str(out)],
+                 ["fewshot", "--data", "demo", "--model", "tinyy", "--out", str(out)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and ("typo" in err or "no-model" in err
+                                                        or "no.csv" in err or "tinyy" in err)
+        assert not out.exists()  # checked before the folder is made
+    # a run that failed before its first step (killed, or an error inside training) is
+    # replaced by a run with other settings; one that made progress is not
+    failed = reg.create_run("pretrain", cfg(corpus="typo.fa"), run_dir=out)
+    reg.set_status(failed, state="failed", error="GeneMaskInputError: corpus 'typo.fa' is not a file.")
+    (failed / "log.txt").write_text("old log")
+    again = reg.create_run("pretrain", cfg(), run_dir=out)
+    assert again == out and reg.read_json(out / "config.json")["params"]["corpus"] == "demo"
+    assert reg.run_status(out)["state"] == "queued" and not (out / "log.txt").exists()
+    reg.set_status(out, state="failed", step=2)
+    (out / "checkpoints" / "checkpoint-2").mkdir(parents=True)
+    with pytest.raises(GeneMaskInputError, match="other settings"):
+        reg.create_run("pretrain", cfg(strategy="random"), run_dir=out)
+
+
+def test_cancel_never_signals_a_pid_without_a_start_time(tmp_path):
+    """Item 13: a status file with a pid but no start time fell back to the pid alone, and
+    cancel killed an unrelated process group. Only a proven identity is signalled."""
+    from genemask_viz.training import procs
+    run = reg.create_run("pretrain", cfg(), root=tmp_path, name="r")
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                             start_new_session=True)
+    try:
+        reg.write_json_atomic(run / "status.json", {"state": "running", "pid": other.pid, "step": 1})
+        status = reg.cancel_run(run, timeout_s=0.5)
+        time.sleep(0.3)
+        assert other.poll() is None  # untouched
+        assert status["state"] == "cancelled" and "not signalled" in status["message"]
+        assert not procs.identity_proven(other.pid, None)
+        assert (run / reg.CANCEL_FILE).exists()  # the worker, if it was ours, stops by itself
+        # with a proven identity the process is stopped
+        assert procs.identity_proven(other.pid, procs.process_start(other.pid), procs.boot_id())
+        reg.set_status(run, state="running", pid=other.pid)
+        assert reg.cancel_run(run, timeout_s=0.5)["state"] == "cancelled"
+        other.wait(timeout=10)
+        assert other.returncode == -signal.SIGTERM
+    finally:
+        if other.poll() is None:
+            other.kill()
+            other.wait()
+    for bad in (-1, 0, True, "12", [1]):
+        assert not procs.pid_alive(bad) and not procs.identity_proven(bad, 1)

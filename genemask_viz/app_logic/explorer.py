@@ -18,14 +18,28 @@ import pandas as pd
 from ..errors import GeneMaskInputError
 from ..masking.names import TABLE_STRATEGIES
 
-#: strategy -> what the app calls it
-STRATEGY_LABELS = {
+#: what the app calls the strategies it knows; any other name in
+#: :data:`genemask_viz.masking.names.STRATEGIES` is offered under its own name
+_KNOWN_LABELS = {
     "random": "random (BERT, 15% of tokens)",
     "dnabert": "dnabert (6-token spans)",
     "genemask": "genemask (paper: PMI-guided spans)",
     "genemask-released": "genemask-released (public code's bug, for replication)",
     "pmi-span": "pmi-span (PMI-Masking units)",
 }
+#: strategies without drawn centres (the "centres" metric reads n/a for them)
+NO_CENTRES = ("random", "pmi-span")
+
+
+def strategy_labels() -> dict[str, str]:
+    """Every masking strategy the library offers (``masking.names.STRATEGIES``, in its
+    order) -> its label in the app."""
+    from ..masking.names import STRATEGIES
+    return {s: _KNOWN_LABELS.get(s, s) for s in STRATEGIES}
+
+
+#: strategy -> what the app calls it (read from the library's list at import)
+STRATEGY_LABELS = strategy_labels()
 #: longest sequence one model input holds: 510 k-mer tokens
 MAX_TOKENS = 510
 

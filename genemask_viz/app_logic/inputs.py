@@ -27,25 +27,35 @@ _TABLE_SUFFIXES = (".tsv", ".csv", ".txt", ".tsv.gz", ".csv.gz")
 _NUCLEOTIDES = set("ACGTNRYKMSWBDHVacgtnrykmswbdhv")
 
 
+def _located(kind: str):
+    """The first registered data set of ``kind`` found by :mod:`genemask_viz.data`, or None."""
+    from ..data import DATASETS, locate
+    for ds in DATASETS.values():
+        if ds.kind == kind and (found := locate(ds.name)) is not None:
+            return found
+    return None
+
+
 def shared_data_dir() -> Path | None:
-    """``../shared/data`` next to the repository (or ``$GENEMASK_SHARED_DATA``), None if absent."""
-    env = os.environ.get("GENEMASK_SHARED_DATA")
-    path = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    return path if path.is_dir() else None
+    """The data root (``$GENEMASK_DATA``, the user cache or ``../shared/data``) holding the real data.
+
+    The root of the first few-shot benchmark found (else of the hg38 ranking); None when
+    ``genemask data fetch`` has not been run and no development copy is present.
+    """
+    found = _located("fewshot") or _located("ranking")
+    return None if found is None else found.root
 
 
 def hg38_ranking_path() -> Path | None:
-    """The GeneMask release's hg38 6-mer ranking in the shared data, None if absent."""
-    root = shared_data_dir()
-    path = None if root is None else root / "genemask" / "hg38_chr1-3_6mer_npmi_ranking.csv"
-    return path if path is not None and path.is_file() else None
+    """The GeneMask release's hg38 6-mer ranking (data set ``hg38-ranking``), None if absent."""
+    found = _located("ranking")
+    return None if found is None else found.path
 
 
 def fewshot_root() -> Path | None:
-    """The shared few-shot benchmarks folder (one sub-folder per data set), None if absent."""
-    root = shared_data_dir()
-    path = None if root is None else root / "genemask" / "fewshot"
-    return path if path is not None and path.is_dir() else None
+    """The few-shot benchmarks folder (one sub-folder per data set) of :func:`shared_data_dir`."""
+    found = _located("fewshot")
+    return None if found is None else found.path.parent
 
 
 @dataclass(frozen=True)
@@ -98,45 +108,84 @@ def demo_window(genome, record: int = 0, window: int = 0, length: int = 515) -> 
                       inside.reset_index(drop=True))
 
 
-def parse_pasted(text: str, max_nt: int = MAX_PASTE_NT) -> str:
-    """Pasted nucleotides (raw, FASTA with a header, or space-separated k-mers) -> one sequence.
+@dataclass(frozen=True)
+class PastedInput:
+    """Pasted text read as records: ``records`` ``[(name, sequence)]`` (upper case) and
+    ``notes``, plain sentences on what was changed (e.g. RNA ``U`` read as ``T``)."""
 
-    Whitespace and digits (as in GenBank listings) are dropped; more than one
-    FASTA record keeps the first.
-    """
-    lines = [ln.strip() for ln in (text or "").splitlines()]
-    lines = [ln for ln in lines if ln]
-    if lines and lines[0].startswith(">"):
-        body = []
-        for ln in lines[1:]:
-            if ln.startswith(">"):
-                break
-            body.append(ln)
-        lines = body
+    records: list
+    notes: list
+
+
+def _pasted_sequence(lines: list[str]) -> str:
     tokens = " ".join(lines).split()
     if len(tokens) > 1 and len({len(t) for t in tokens}) == 1 and 3 <= len(tokens[0]) <= 6:
         from ..sequences import kmers_to_seq  # space-separated overlapping k-mers
         try:
-            seq = kmers_to_seq(" ".join(tokens))
+            return kmers_to_seq(" ".join(tokens))
         except GeneMaskInputError:
-            seq = "".join(tokens)
+            return "".join(tokens)
+    return "".join(c for c in "".join(tokens) if not c.isdigit())
+
+
+def parse_pasted_records(text: str, max_nt: int = MAX_PASTE_NT) -> PastedInput:
+    """Pasted nucleotides (raw, FASTA with one or more records, or space-separated k-mers).
+
+    Whitespace and digits (as in GenBank listings) are dropped. RNA is read as DNA:
+    ``U`` becomes ``T``, and a note says so. Every record must hold at least 6 nt of
+    nucleotide letters; the whole paste at most ``max_nt``.
+    """
+    lines = [ln.strip() for ln in (text or "").splitlines()]
+    lines = [ln for ln in lines if ln]
+    chunks: list[tuple[str, list[str]]] = []
+    if lines and lines[0].startswith(">"):
+        for ln in lines:
+            if ln.startswith(">"):
+                chunks.append((ln[1:].strip() or f"record {len(chunks) + 1}", []))
+            else:
+                chunks[-1][1].append(ln)
     else:
-        seq = "".join(c for c in "".join(tokens) if not c.isdigit())
-    if not seq:
+        chunks = [("pasted sequence", lines)]
+    records, notes, n_u, total = [], [], 0, 0
+    for name, body in chunks:
+        seq = _pasted_sequence(body)
+        n_u += sum(seq.count(c) for c in "Uu")
+        seq = seq.replace("U", "T").replace("u", "t")
+        total += len(seq)
+        if not seq:
+            continue
+        bad = sorted({c for c in seq if c not in _NUCLEOTIDES})
+        if bad:
+            raise GeneMaskInputError(f"the pasted text contains {', '.join(repr(c) for c in bad[:5])}, "
+                                     f"which are not nucleotide letters.", source=name if len(chunks) > 1 else None,
+                                     fix="paste DNA only: A, C, G, T (N and IUPAC codes become [UNK]).")
+        records.append((name, seq.upper()))
+    if not records:
         raise GeneMaskInputError("the pasted text holds no sequence.",
                                  fix="paste nucleotides (A, C, G, T), e.g. ACGTTGCA...")
-    bad = sorted({c for c in seq if c not in _NUCLEOTIDES})
-    if bad:
-        raise GeneMaskInputError(f"the pasted text contains {', '.join(repr(c) for c in bad[:5])}, "
-                                 f"which are not nucleotide letters.",
-                                 fix="paste DNA only: A, C, G, T (N and IUPAC codes become [UNK]).")
-    if len(seq) > max_nt:
-        raise GeneMaskInputError(f"the pasted sequence has {len(seq):,} nt, more than {max_nt:,}.",
+    if total > max_nt:
+        raise GeneMaskInputError(f"the pasted sequence has {total:,} nt, more than {max_nt:,}.",
                                  fix="paste a shorter stretch, or upload a FASTA file.")
-    if len(seq) < 6:
-        raise GeneMaskInputError(f"the pasted sequence has {len(seq)} nt; a 6-mer needs at least 6.",
-                                 fix="paste a longer sequence.")
-    return seq.upper()
+    short = [n for n, s in records if len(s) < 6]
+    if len(short) == len(records):
+        raise GeneMaskInputError(f"the pasted sequence has {len(records[0][1])} nt; a 6-mer needs "
+                                 "at least 6.", fix="paste a longer sequence.")
+    if short:
+        notes.append(f"{len(short)} record(s) shorter than 6 nt were left out: {', '.join(short[:3])}.")
+        records = [(n, s) for n, s in records if len(s) >= 6]
+    if n_u:
+        notes.append(f"Read as RNA: {n_u:,} U were read as T.")
+    return PastedInput(records, notes)
+
+
+def parse_pasted(text: str, max_nt: int = MAX_PASTE_NT) -> str:
+    """The first record of :func:`parse_pasted_records` (the app lets the user pick one)."""
+    return parse_pasted_records(text, max_nt).records[0][1]
+
+
+def window_starts(length: int, window: int) -> int:
+    """Largest start position of a ``window``-nt window on a ``length``-nt sequence."""
+    return max(0, int(length) - int(window))
 
 
 def read_upload(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> list[tuple[str, str]]:

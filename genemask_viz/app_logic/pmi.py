@@ -13,7 +13,9 @@ import pandas as pd
 
 from ..errors import GeneMaskInputError
 
-SCORE_COLUMNS = {"genemask_score": "GeneMask score (PMI_n discounted for rare n-grams)",
+SCORE_COLUMNS = {"release_score": "GeneMask release score (its norm_dp_true_pmi; not PMI_n)",
+                 "genemask_score": "GeneMask score (PMI_n discounted for rare n-grams)",
+                 "release_dp_pmi": "release dp.true.pmi (pieces of length <= 2, one normaliser)",
                  "npmi": "NPMI (normalised PMI, -1..1)", "pmi_n": "PMI_n (min over segmentations)",
                  "naive_pmi": "naive PMI (vs single letters)", "count": "count"}
 
@@ -97,23 +99,90 @@ def kmer_hits(result, kmer: str, top: int = 3) -> pd.DataFrame:
                          "motif_index": best})
 
 
-def headline(result, on: str = "core_rel", enrich_on: str = "core") -> dict:
-    """The key numbers of a comparison, and one sentence that reads them."""
+def want_comparison(done: list, setting: tuple, pressed: bool, limit: int = 8) -> bool:
+    """Whether the page shows the motif comparison for ``setting`` (table, n, top set size).
+
+    ``done`` (kept in the session) lists the settings compared before, most recent last, at
+    most ``limit``; pressing the button adds the current one. Changing "Top set size" and
+    back shows the stored result again instead of throwing it away.
+    """
+    if pressed and setting not in done:
+        done.append(setting)
+    if setting not in done:
+        return False
+    done.remove(setting)
+    done.append(setting)
+    del done[:-limit]
+    return True
+
+
+def _fmt_ci(v: dict, key: str = "rho") -> str:
+    return f"{v[key]:.3f} [{v['lo']:.3f}, {v['hi']:.3f}]"
+
+
+def headline(result) -> dict:
+    """The key numbers of a comparison (Spearman rho with the best-window match, reverse-
+    complement pairs merged, bootstrap intervals over pairs), and one sentence that reads them."""
+    from ..motifs.report import headline_numbers
+    h = headline_numbers(result)
+    pmi = h["rho"]["pmi"]
+    diffs = {k.split(" - ")[1]: v for k, v in h["differences"].items() if k.startswith("pmi - ")}
+    beaten = [c for c, v in diffs.items() if v["lo"] > 0]
+    lost = [c for c, v in diffs.items() if v["hi"] < 0]
     t = result.tidy
-    t = t[(t["motifs"] == "all") & (t["kmer_set"] == "kmers")]
-    rho = t[(t["measure"] == "spearman") & (t["on"] == on)].set_index("ranking")
-    part = t[(t["measure"] == "partial_spearman_gc_cpg") & (t["on"] == on)].set_index("ranking")
-    enr = t[(t["measure"] == "enrichment_fold") & (t["on"] == enrich_on)].set_index("ranking")
-    out = {"rho": float(rho.loc["pmi", "value"]), "rho_p": float(rho.loc["pmi", "p"]),
-           "partial_rho": float(part.loc["pmi", "value"]) if "pmi" in part.index else float("nan"),
-           "fold": float(enr.loc["pmi", "value"]), "fold_p": float(enr.loc["pmi", "p"]),
-           "controls": {r: float(rho.loc[r, "value"]) for r in rho.index if r != "pmi"}}
-    beaten = [r for r, v in out["controls"].items() if out["rho"] > v]
+    enr = t[(t.motifs == "all") & (t.kmer_set == "rc_merged") & (t.measure == "enrichment_fold")
+            & (t.on == "core") & (t.ranking == "pmi")]
+    fold = float(enr["value"].iloc[0]) if len(enr) else float("nan")
+    fold_p = float(enr["p_holm"].iloc[0]) if len(enr) else float("nan")
+    out = {"rho": pmi["rho"], "rho_lo": pmi["lo"], "rho_hi": pmi["hi"], "fold": fold,
+           "fold_p_holm": fold_p, "differences": diffs, "beats": beaten, "loses_to": lost}
+    n_pairs = int(result.stats["all"]["pmi"]["rc_merged"]["n_kmers"])
     out["sentence"] = (
-        f"Across {len(result.matches):,} k-mers, the PMI ranking correlates with the best motif "
-        f"match at Spearman rho = {out['rho']:.2f} (p = {out['rho_p']:.1g}); after removing the "
-        f"effect of GC and CpG content rho = {out['partial_rho']:.2f}. The top {result.top} k-mers "
-        f"match a motif {out['fold']:.2f} times as often as all k-mers (p = {out['fold_p']:.1g}). "
-        f"PMI beats {len(beaten)} of {len(out['controls'])} control rankings "
-        f"({', '.join(beaten) or 'none'}) on this correlation.")
+        f"Across {n_pairs:,} reverse-complement pairs, the PMI ranking correlates with the best "
+        f"motif match at Spearman rho = {pmi['rho']:.2f} (95% bootstrap interval {pmi['lo']:.2f} "
+        f"to {pmi['hi']:.2f}). Its top {max(1, result.top // 2)} pairs match a motif core "
+        f"{fold:.2f} times as often as all pairs (Holm-adjusted p = {fold_p:.1g}). PMI is "
+        f"better than {', '.join(beaten) or 'no control'}"
+        + (f" and worse than {', '.join(lost)}" if lost else "")
+        + f"; level with the rest (intervals of the differences contain 0).")
     return out
+
+
+def differences_table(result, kmer_set: str = "rc_merged", motifs: str = "all") -> pd.DataFrame:
+    """Every PMI-vs-control difference of rho with its interval, both match scores."""
+    b = result.bootstrap
+    b = b[(b.motifs == motifs) & (b.kmer_set == kmer_set) & (b.versus != "")]
+    return pd.DataFrame({"ranking": b["ranking"], "versus": b["versus"], "match": b["on"],
+                         "rho difference": b["estimate"].round(3), "95% interval":
+                         [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(b["lo"], b["hi"])],
+                         "p (bootstrap)": b["p"], "p (Holm)": b["p_holm"]}).reset_index(drop=True)
+
+
+def groups_table(result) -> pd.DataFrame:
+    """The grouped top k-mers and their best Tomtom hit, for display."""
+    g = result.groups
+    return g[["group", "consensus", "n_kmers", "best_motif_id", "best_motif_name", "p", "E", "q"]]
+
+
+def task_kmer_summary(result, motifs: pd.DataFrame, reps: int = 200, seed: int = 0) -> dict:
+    """Do top PMI k-mers match a task's enriched motifs more than chance and than frequency?
+
+    ``motifs``: :func:`genemask_viz.motifs.tasks.fisher_enrichment` output. Spearman rho of every
+    ranking with the best-window match over the enriched motifs (RC pairs, bootstrap), and the
+    top set's mean match against random motif sets of the same size."""
+    from ..motifs import bootstrap as bs
+    from ..motifs import stats as mst
+    from ..motifs.report import _merged
+    from ..motifs.tasks import motif_set_null
+    chosen = np.zeros(len(result.mset), bool)
+    chosen[motifs.loc[motifs["enriched"], "motif_index"].to_numpy(int)] = True
+    if not chosen.any():
+        return {"n_enriched": 0}
+    matches = mst.match_table(result.scores, chosen)
+    merged, mm = _merged(result.kmers, result.rankings, matches)
+    boot = bs.bootstrap_table(merged, mm["best_rel"].to_numpy(), None, ("pmi", "pmi_exact"),
+                              reps, seed)
+    top = max(1, result.top)
+    chance = {r: motif_set_null(result.scores.best_rel, chosen, np.argsort(-v, kind="stable")[:top],
+                                null_sets=reps, seed=seed) for r, v in result.rankings.items()}
+    return {"n_enriched": int(chosen.sum()), "bootstrap": boot, "chance": pd.DataFrame(chance).T}

@@ -92,7 +92,9 @@ def run(args) -> int:
     batch = tok.encode_batch([s for _, s in records], max_length=args.max_tokens + 2)
     result = mask_batch(batch["input_ids"], batch["attention_mask"], args.strategy, k=k,
                         seed=args.seed, **params)
+    from ..ngrams import ranking_name
     out = {"strategy": args.strategy, "k": k, "seed": args.seed, "table": table_source,
+           "ranking": ranking_name(table) if table_source else None,
            "sequences": []}
     ids = batch["input_ids"]
     for b, (name, seq) in enumerate(records):
@@ -137,7 +139,7 @@ def run(args) -> int:
 
 def _print_text(out: dict) -> None:
     print(f"strategy {out['strategy']}, k={out['k']}, seed {out['seed']}"
-          + (f", table: {out['table']}" if out["table"] else ""))
+          + (f", table: {out['table']} ({out['ranking']})" if out["table"] else ""))
     for e in out["sequences"]:
         print(f"\n>{e['name']}  tokens masked {e['token_rate']:.1%}, nucleotides hidden "
               f"{e['hidden_rate']:.1%}" + ("  (truncated)" if e["truncated"] else ""))
@@ -147,5 +149,7 @@ def _print_text(out: dict) -> None:
         print(masked + "   <- token mask (k-mer i starts at base i)")
         for c in e["centres"]:
             if "chosen_kmer" in c:
-                print(f"  centre {c['token']} {c['kmer']}: best k-mer {c['chosen_kmer']} at "
-                      f"{c['chosen_token']} (score {c['score']:.3f}), extended={c['extended']}")
+                score = "unscored" if c["score"] is None else f"score {c['score']:.3f}"
+                what = "random anchor" if out["strategy"] == "genemask-random-anchor" else "best k-mer"
+                print(f"  centre {c['token']} {c['kmer']}: {what} {c['chosen_kmer']} at "
+                      f"{c['chosen_token']} ({score}), extended={c['extended']}")

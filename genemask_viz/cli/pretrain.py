@@ -20,7 +20,9 @@ def register(sub) -> None:
                        description="Pretrain a k-mer BERT with Hugging Face Trainer and a GeneMask-"
                                    "family masking collator. Defaults: the paper's GeneMask optimiser "
                                    "settings, scaled-down steps and batch.")
-    p.add_argument("--corpus", required=True, help="genome FASTA (plain or .gz), or 'demo'")
+    p.add_argument("--corpus", required=True,
+                   help="genome FASTA (plain or .gz; several comma-separated), or 'demo'; indexed "
+                        "once into a 2-bit cache, then segments are drawn from the whole genome")
     p.add_argument("--strategy", default="genemask", choices=STRATEGIES, help="masking strategy")
     p.add_argument("--model", default="tiny",
                    help="tiny | logo | dnabert-base | checkpoint folder | pretraining run folder")
@@ -36,7 +38,13 @@ def register(sub) -> None:
     p.add_argument("--save-steps", type=int, default=500, help="checkpoint every N steps")
     p.add_argument("--eval-steps", type=int, default=None, help="validate every N steps (default: at the end)")
     p.add_argument("--logging-steps", type=int, default=10)
-    p.add_argument("--n-val", type=int, default=64, help="held-out validation segments")
+    p.add_argument("--n-val", type=int, default=64,
+                   help="validation segments, drawn from the held-out part")
+    p.add_argument("--val-records", default=None,
+                   help="hold out these records for validation, e.g. chr21,chr22")
+    p.add_argument("--val-fraction", type=float, default=None,
+                   help="hold out this share of the bases, in blocks spread over the genome "
+                        "(default 0.01 when --val-records is not given)")
     p.add_argument("--max-length", type=int, default=512, help="positions incl. [CLS]/[SEP]")
     p.add_argument("--table", default=None,
                    help="n-gram score table (.csv/.parquet from 'genemask npmi', or the release's "
@@ -61,6 +69,7 @@ def config_from_args(args):
                           learning_rate=args.lr, warmup=args.warmup, seed=args.seed,
                           save_steps=args.save_steps, eval_steps=args.eval_steps,
                           logging_steps=args.logging_steps, n_val=args.n_val,
+                          val_records=args.val_records, val_fraction=args.val_fraction,
                           max_length=args.max_length, table=args.table,
                           mlm_probability=args.mlm_probability, precision=args.precision,
                           threads=args.threads, num_workers=args.num_workers)
@@ -76,14 +85,36 @@ def wait_for_config(out, timeout_s: float = 300.0) -> None:
         time.sleep(0.5)
 
 
+def check_inputs(config) -> None:
+    """Check the corpus files, the score table and the model before a run folder exists, so
+    that a typo leaves no failed run behind."""
+    from ..masking.names import TABLE_STRATEGIES
+    from ..sequences.fasta import check_fasta_start
+    from ..training.corpus import corpus_paths
+    from ..training.models import resolve_model
+    if str(config.corpus).strip() != "demo":
+        for path in corpus_paths(config.corpus):
+            check_fasta_start(path)
+    if config.table and config.strategy in TABLE_STRATEGIES:
+        from ..masking import token_scores, unit_vocabulary
+        from ..ngrams import load_table
+        table = load_table(config.table)
+        if config.strategy == "pmi-span":
+            unit_vocabulary(table)
+        else:
+            token_scores(table, config.k)
+    resolve_model(config.model, k=config.k)
+
+
 def run(args) -> int:
     from ..errors import GeneMaskInputError
     from ..training.registry import create_run, read_json, start_run
-    from ..training.worker import execute_run
+    from ..training.worker import close_distributed, execute_run
 
     config = config_from_args(args)
     rank = int(os.environ.get("RANK", "0"))
     if rank == 0:
+        check_inputs(config)
         out = create_run("pretrain", asdict(config), run_dir=args.out)
     else:
         if args.out is None:
@@ -94,7 +125,12 @@ def run(args) -> int:
         pid = start_run(out, max_concurrent=args.max_concurrent)
         print(f"started pretraining run {out} (pid {pid}); follow it with: genemask runs show {out}")
         return 0
-    status = execute_run(out, progress=not args.quiet)
+    try:
+        status = execute_run(out, progress=not args.quiet)
+    except BaseException:
+        close_distributed(ok=False)
+        raise
+    close_distributed(ok=True)  # under accelerate launch: no rank exits under a live peer
     if rank == 0:
         ev = read_json(os.path.join(out, "eval.json")) or {}
         if status.get("state") == "cancelled":
@@ -103,4 +139,10 @@ def run(args) -> int:
             return 1
         print(f"run {out}: {status.get('step')} steps; validation MLM loss {ev.get('eval_loss', float('nan')):.4f}, "
               f"masked-token accuracy {ev.get('eval_accuracy', float('nan')):.4f}; model in {out}/model")
+        corpus = read_json(os.path.join(out, "corpus.json")) or {}
+        if corpus:
+            print(f"corpus: {corpus['nucleotides_seen']:,} nt seen in {corpus['train_segments']:,} "
+                  f"segments drawn over {corpus['train_bases']:,} training bases "
+                  f"({corpus['epochs']:.3g} epochs); validation: {corpus['val_segments']} segments of "
+                  f"the held-out {corpus['val_bases']:,} bases; details in {out}/corpus.json")
     return 0

@@ -38,7 +38,7 @@ def run(args) -> int:
             print(table[cols].to_string(index=False))
         elif args.verb == "show":
             run_dir = reg.resolve_run(args.id, args.root)
-            cfg = reg.read_json(run_dir / "config.json")
+            cfg = reg.read_config(run_dir)
             prog = reg.run_progress(run_dir)
             print(f"run {cfg.get('id')} ({cfg.get('kind')}) at {run_dir}")
             print(f"state: {prog['state']}  step {prog['step']}/{prog['max_steps']}"
@@ -47,6 +47,8 @@ def run(args) -> int:
             if prog["error"]:
                 print(f"error: {prog['error']}")
             print("params: " + json.dumps(cfg.get("params", {}), indent=None, default=str))
+            if prog["message"]:
+                print(f"note: {prog['message']}")
             results = reg.load_results(run_dir)
             if isinstance(results, pd.DataFrame):
                 print(results.drop(columns=[c for c in ("train_source", "test_source") if c in results])

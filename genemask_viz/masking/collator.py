@@ -28,8 +28,10 @@ from transformers import DataCollatorForLanguageModeling
 
 from ..errors import GeneMaskInputError
 from ..tokens import MASK_ID, N_SPECIAL
+from .dispatch import mask_batch
+from .names import STRATEGIES, TABLE_STRATEGIES
 from .scores import UnitVocabulary, token_scores, unit_vocabulary
-from .strategies import STRATEGIES, apply_bert_rule, mask_batch
+from .strategies import _check_scores, apply_bert_rule
 
 __all__ = ["GeneMaskCollator"]
 
@@ -41,14 +43,19 @@ class GeneMaskCollator(DataCollatorForLanguageModeling):
     Parameters (besides the parent's ``tokenizer``, ``mlm_probability``,
     ``mask_replace_prob``, ``random_replace_prob``, ``pad_to_multiple_of``, ``seed``)
     ----------
-    strategy : one of ``random``, ``dnabert``, ``genemask``, ``genemask-released``,
-        ``pmi-span``. ``random`` masks at ``mlm_probability`` (BERT, as the parent).
+    strategy : one of :data:`~genemask_viz.masking.names.STRATEGIES` (``random``,
+        ``dnabert``, ``genemask``, ``genemask-released``, ``pmi-span`` and the
+        controls ``genemask-random-anchor``, ``dnabert-matched``, which need no
+        table). ``random`` masks at ``mlm_probability`` (BERT, as the parent).
     table : a PMI table (DataFrame, or a path for ``genemask_viz.ngrams.load_table``),
         needed by the genemask and pmi-span strategies.
     scores : per-token-id scores instead of ``table`` (genemask strategies).
     units : a :class:`UnitVocabulary` instead of ``table`` (pmi-span).
     k : k-mer size; default the tokenizer's ``k`` (or inferred from its vocabulary size).
     strategy_params : keyword arguments for the strategy (e.g. ``centre_prob``).
+
+    After construction, ``ranking`` names the table's ranking the strategy uses
+    (:func:`genemask_viz.ngrams.ranking_name`; None without a table), for run records.
     """
 
     strategy: str = "genemask"
@@ -57,6 +64,7 @@ class GeneMaskCollator(DataCollatorForLanguageModeling):
     units: UnitVocabulary | None = None
     k: int | None = None
     strategy_params: dict = field(default_factory=dict)
+    ranking: str | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -91,10 +99,12 @@ class GeneMaskCollator(DataCollatorForLanguageModeling):
                 raise GeneMaskInputError("strategy 'pmi-span' needs a PMI table.",
                                          fix="pass table= (DataFrame or path) or units=.")
             self.units = unit_vocabulary(table)
+        if isinstance(table, pd.DataFrame) and self.strategy in TABLE_STRATEGIES:
+            from ..ngrams import ranking_name
+            self.ranking = ranking_name(table)
         if isinstance(table, pd.DataFrame):
             self.table = None  # keep only what the strategy needs (workers pickle the collator)
-        if self.scores is not None:  # checked and converted once, not per batch
-            from .strategies import _check_scores
+        if self.scores is not None and self.strategy in ("genemask", "genemask-released"):
             self.scores = _check_scores(self.scores, self.k)
 
     def _strategy_kwargs(self) -> dict:
@@ -103,7 +113,7 @@ class GeneMaskCollator(DataCollatorForLanguageModeling):
             params.setdefault("rate", self.mlm_probability)
         elif self.strategy == "pmi-span":
             params["units"] = self.units
-        elif self.strategy != "dnabert":
+        elif self.strategy in ("genemask", "genemask-released"):
             params["scores"] = self.scores
         return params
 

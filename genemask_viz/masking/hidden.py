@@ -32,6 +32,7 @@ import torch
 
 from ..tokens import N_SPECIAL, UNK_ID
 from ..sequences.fasta import INVALID
+from .result import kernels_on, numpy_view
 
 _NO_MASK = np.zeros((1, 1), dtype=np.bool_)
 
@@ -103,7 +104,6 @@ def hidden_nucleotides(input_ids: torch.Tensor, token_mask: torch.Tensor, k: int
     """
     if _fast_path(input_ids, token_mask, attention_mask):
         from ._kernels import hidden_kernel
-        from .result import numpy_view
         att = _NO_MASK if attention_mask is None else numpy_view(attention_mask.bool())
         hidden, valid = hidden_kernel(numpy_view(input_ids.long()), att, attention_mask is not None,
                                       numpy_view(token_mask.bool()), k)
@@ -116,9 +116,8 @@ def hidden_nucleotides(input_ids: torch.Tensor, token_mask: torch.Tensor, k: int
 
 def _fast_path(input_ids, token_mask, attention_mask) -> bool:
     """2-D CPU tensors of one shape: :func:`hidden_nucleotides` runs the compiled kernel."""
-    from . import strategies
     tensors = [input_ids, token_mask] + ([] if attention_mask is None else [attention_mask])
-    return strategies._KERNELS and all(
+    return kernels_on() and all(
         isinstance(x, torch.Tensor) and x.device.type == "cpu" and x.shape == input_ids.shape
         for x in tensors) and input_ids.dim() == 2 and not input_ids.dtype.is_floating_point
 

@@ -61,9 +61,11 @@ def reference_mask(strategy: str, input_ids, centres=None, *, k: int = 6, attent
                    special_tokens_mask=None, scores=None, units: UnitVocabulary | None = None,
                    span_offsets=None, top_fraction: float = GENEMASK_TOP_FRACTION,
                    extend_all_below: int = GENEMASK_EXTEND_ALL_BELOW, extend_half_width=None,
-                   target_rate: float = 0.15, priorities=None, tie_break=None) -> MaskResult:
+                   target_rate: float = 0.15, priorities=None, tie_break=None,
+                   anchor_keys=None, extend_keys=None) -> MaskResult:
     """Loop reference of ``strategy`` with injected draws (``centres`` [B, T] bool, or
-    ``priorities`` / ``tie_break`` [B, T+k-1] for pmi-span)."""
+    ``priorities`` / ``tie_break`` [B, T+k-1] for pmi-span; ``genemask-random-anchor``
+    also ``anchor_keys`` / ``extend_keys`` [B, T] uniforms)."""
     ids_all = torch.as_tensor(input_ids).tolist()
     att_all = None if attention_mask is None else torch.as_tensor(attention_mask).tolist()
     sp_all = None if special_tokens_mask is None else torch.as_tensor(special_tokens_mask).tolist()
@@ -100,6 +102,13 @@ def reference_mask(strategy: str, input_ids, centres=None, *, k: int = 6, attent
                 if first <= t <= last and maskable[t]:
                     masked.add(t)
             row_spans.append((b, max(c + lo, first), min(c + hi, last), 0))
+            if strategy == "genemask-random-anchor":
+                # uniform among the maskable candidates c+lo .. c+hi, left to right
+                valid = [j for j in range(c + lo, c + hi + 1) if 0 <= j < T and maskable[j]]
+                u = float(torch.as_tensor(anchor_keys)[b, c])
+                anchor = valid[min(int(u * len(valid)), len(valid) - 1)]
+                # the extension order: smallest extend key first (ties: leftmost centre)
+                best.append((-float(torch.as_tensor(extend_keys)[b, c]), c, anchor))
             if strategy in ("genemask", "genemask-released"):
                 best_j, best_s = c, -math.inf
                 for j in [c] + [c + o for o in range(lo, hi + 1) if o != 0]:
@@ -119,7 +128,8 @@ def reference_mask(strategy: str, input_ids, centres=None, *, k: int = 6, attent
             for s, c, j in best:
                 chosen["chosen_pos"].append(j)
                 chosen["chosen_id"].append(ids[j])
-                chosen["chosen_score"].append(s)
+                chosen["chosen_score"].append(math.nan if strategy == "genemask-random-anchor"
+                                              else s)
                 chosen["extended"].append(c in top_centres)
             for s, c, j in best:
                 if c in top_centres:
@@ -132,7 +142,7 @@ def reference_mask(strategy: str, input_ids, centres=None, *, k: int = 6, attent
         rows.append(dict(mask=mask, maskable=maskable, centres=cen, hidden=hidden, valid=valid))
         spans.extend(row_spans)
     extra = {}
-    if strategy in ("genemask", "genemask-released"):
+    if strategy in ("genemask", "genemask-released", "genemask-random-anchor"):
         extra = {"chosen_pos": torch.tensor(chosen["chosen_pos"], dtype=torch.long),
                  "chosen_id": torch.tensor(chosen["chosen_id"], dtype=torch.long),
                  "chosen_score": torch.tensor(chosen["chosen_score"], dtype=torch.float64),

@@ -13,10 +13,19 @@ from ..tokens import N_SPECIAL
 from ._kernels import value_range
 
 __all__ = ["MaskResult", "SPAN_KINDS", "dnabert_span_offsets", "as_batch", "make_generator",
-           "numpy_view"]
+           "numpy_view", "kernels_on"]
 
 #: span kinds in :attr:`MaskResult.span_kind`
 SPAN_KINDS = ("centre", "extended", "unit")
+#: CPU batches run the compiled kernels (:mod:`._kernels`); False: the torch code everywhere
+#: (the tests switch it off to compare both paths). Lives here, below ``hidden`` and
+#: ``strategies``, so that both read it without importing each other.
+_KERNELS = True
+
+
+def kernels_on() -> bool:
+    """Whether CPU batches take the compiled kernels (read at call time, so tests can switch)."""
+    return _KERNELS
 
 
 def dnabert_span_offsets(k: int) -> tuple[int, int]:
@@ -54,8 +63,9 @@ class MaskResult:
     centre_index : ``[M, 2]`` long, (row, position) of each centre, row-major.
     chosen_pos, chosen_id, chosen_score, extended : ``[M]`` (GeneMask
         strategies only, else None): the best-scoring candidate position j*
-        per centre, the token id there, its score, and whether the centre was
-        among the top ones that got the extended span.
+        per centre (``genemask-random-anchor``: the random anchor, score NaN),
+        the token id there, its score, and whether the centre was among the
+        ones that got the extended span.
     units : ``[U, 3]`` long (pmi-span only): (row, first, last) nucleotide
         columns of each drawn unit.
     """

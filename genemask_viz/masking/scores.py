@@ -1,8 +1,10 @@
 """From a PMI table to what the strategies look up: per-token scores and PMI units.
 
 A table (spec section 2, ``genemask_viz.ngrams``) has one row per n-gram with
-at least the columns ``ngram`` (A/C/G/T), ``n`` and a score column
-(default ``genemask_score``). Two views of it feed the strategies:
+at least the columns ``ngram`` (A/C/G/T), ``n`` and a score column: by
+default the table's declared ranking (:func:`genemask_viz.ngrams.ranking_column`:
+``genemask_score`` for the exact PMI_n scoring, ``release_score`` for the
+GeneMask release's), never a fixed name. Two views of it feed the strategies:
 
 * :func:`token_scores`: a float vector indexed by token id (length
   ``5 + 4^k``), the score of each k-mer; ``-inf`` for the special ids and for
@@ -23,6 +25,7 @@ import torch
 from ..errors import GeneMaskInputError
 from ..sequences.kmertext import check_k
 from ..ngrams.counting import ngram_strings
+from ..ngrams.scores import ranking_column
 from ..sequences.fasta import CODE_TABLE
 from ..tokens import N_SPECIAL
 
@@ -65,19 +68,40 @@ def _scored_rows(table: pd.DataFrame, n: int, column: str) -> tuple[np.ndarray, 
     return codes[keep], values[keep]
 
 
-def token_scores(table: pd.DataFrame, k: int = 6, column: str = "genemask_score") -> np.ndarray:
+def _ranking(table: pd.DataFrame, column: str | None) -> str:
+    """``column``, or the table's declared ranking column when None."""
+    if column is not None:
+        return column
+    _check_table(table, "ngram")
+    return ranking_column(table)
+
+
+def token_scores(table: pd.DataFrame, k: int = 6, column: str | None = None) -> np.ndarray:
     """Score of every token id for k-mer size ``k``: ``float64[5 + 4^k]``.
 
     ``out[5 + code(kmer)] = table[column]`` for each scored k-mer (rows with
     ``n == k``); ``-inf`` for ids 0..4 (``[PAD] [UNK] [CLS] [SEP] [MASK]``)
     and for k-mers that are missing or unscored (NaN) in the table.
+    ``column`` defaults to the table's ranking column (module docstring).
     """
     check_k(k)
+    column = _ranking(table, column)
     _check_table(table, column)
     out = np.full(N_SPECIAL + 4 ** k, -np.inf, dtype=np.float64)
     codes, values = _scored_rows(table, k, column)
+    if not values.size:  # every centre would score -inf: the PMI guidance would silently vanish
+        raise _no_scores_error(table, column, f"n = {k}")
     out[N_SPECIAL + codes] = values
     return out
+
+
+def _no_scores_error(table: pd.DataFrame, column: str, which: str) -> GeneMaskInputError:
+    return GeneMaskInputError(
+        f"the score table has no usable scores for {which}: no row has an A/C/G/T n-gram of "
+        f"that length, a whole-number n and a numeric {column!r} ({len(table):,} rows).",
+        source=table.attrs.get("source"),
+        fix="give a table written by `genemask npmi` (or the release's ranking CSV) that scores "
+            "these n-grams, e.g. genemask npmi demo --max-n 10 --out table.csv.")
 
 
 @dataclass(frozen=True)
@@ -108,7 +132,7 @@ class UnitVocabulary:
 
 
 def unit_vocabulary(table: pd.DataFrame, top_fraction: float = DEFAULT_UNIT_TOP_FRACTION,
-                    n_max: int = DEFAULT_UNIT_N_MAX, column: str = "genemask_score",
+                    n_max: int = DEFAULT_UNIT_N_MAX, column: str | None = None,
                     min_score: float = 0.0) -> UnitVocabulary:
     """Top-scoring n-grams (n = 2..n_max) as ``pmi-span`` units.
 
@@ -116,8 +140,10 @@ def unit_vocabulary(table: pd.DataFrame, top_fraction: float = DEFAULT_UNIT_TOP_
     association: ``PMI_n > 0``) are ranked by ``column``; the best
     ``ceil(top_fraction * N_n)`` of them are kept, N_n = the number of scored
     n-grams of that length (so lengths are kept in proportion, as in
-    PMI-Masking's per-length vocabulary).
+    PMI-Masking's per-length vocabulary). ``column`` defaults to the table's
+    ranking column (module docstring).
     """
+    column = _ranking(table, column)
     _check_table(table, column)
     if not 0.0 < top_fraction <= 1.0:
         raise GeneMaskInputError(f"top_fraction={top_fraction} is outside (0, 1].",
@@ -125,14 +151,19 @@ def unit_vocabulary(table: pd.DataFrame, top_fraction: float = DEFAULT_UNIT_TOP_
     if n_max < 2:
         raise GeneMaskInputError(f"n_max={n_max}: units need n >= 2.", fix="use n_max >= 2.")
     codes = {}
-    for n in sorted(set(int(x) for x in pd.to_numeric(table["n"], errors="coerce").dropna())):
+    usable = 0
+    n_values = pd.to_numeric(table["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    for n in sorted(set(int(x) for x in n_values[np.isfinite(n_values) & (n_values % 1 == 0)])):
         if n < 2 or n > n_max:
             continue
         c, v = _scored_rows(table, n, column)
+        usable += v.size
         n_keep = math.ceil(top_fraction * len(v))
         order = np.argsort(-v, kind="stable")[:n_keep]
         c, v = c[order], v[order]
         c = np.unique(c[v > min_score])
         if c.size:
             codes[n] = torch.from_numpy(c)
+    if not usable:
+        raise _no_scores_error(table, column, f"n = 2..{n_max}")
     return UnitVocabulary(codes=codes, top_fraction=top_fraction, column=column)

@@ -24,11 +24,16 @@ random draws can also be injected (``centres=``) to compare against
     ``scores[j]``: the **position** read as a vocabulary id, as the public
     release's ``kmer_id_to_pmi_rank(center)`` does. For replication only.
 
-``pmi-span`` lives in :mod:`genemask_viz.masking.pmi_span`.
+``pmi-span`` lives in :mod:`genemask_viz.masking.pmi_span`, the two controls
+(``genemask-random-anchor``, ``dnabert-matched``) in
+:mod:`genemask_viz.masking.controls`, and :func:`mask_batch` (by name) in
+:mod:`genemask_viz.masking.dispatch`. Layering inside the package, one
+direction only: ``result < hidden < scores < strategies < controls, pmi_span
+< dispatch < collator, reference``.
 
 CPU batches of the centre strategies run one compiled pass
 (:func:`._kernels.centre_mask_kernel`); the torch code below is the path for
-other devices and, with ``_KERNELS = False``, the reference the kernel is
+other devices and, with ``result._KERNELS = False``, the reference the kernel is
 tested against (``tests/test_masking_fast.py``): both give identical results.
 """
 
@@ -39,14 +44,15 @@ import torch
 
 from ..errors import GeneMaskInputError
 from ..tokens import MASK_ID, N_SPECIAL
-from .names import STRATEGIES
 from ._kernels import centre_mask_kernel, nan_to_neginf
 from .hidden import _NO_MASK, hidden_nucleotides, maskable_positions, row_bounds, window_any
-from .result import MaskResult, as_batch, dnabert_span_offsets, make_generator, numpy_view
+from .result import (MaskResult, as_batch, dnabert_span_offsets, kernels_on, make_generator,
+                     numpy_view)
 
-__all__ = ["STRATEGIES", "RANDOM_RATE", "DNABERT_CENTRE_PROB", "GENEMASK_CENTRE_PROB",
+__all__ = ["RANDOM_RATE", "DNABERT_CENTRE_PROB", "GENEMASK_CENTRE_PROB",
            "GENEMASK_TOP_FRACTION", "GENEMASK_EXTEND_ALL_BELOW", "mask_random", "mask_dnabert",
-           "mask_genemask", "mask_genemask_released", "mask_batch", "apply_bert_rule"]
+           "mask_genemask", "mask_genemask_released", "apply_bert_rule", "extension_count",
+           "rank_within_rows"]
 
 #: BERT's token masking rate
 RANDOM_RATE = 0.15
@@ -58,8 +64,6 @@ GENEMASK_CENTRE_PROB = 0.0176
 GENEMASK_TOP_FRACTION = 0.5
 #: the release extends *all* centres when ceil(top_fraction * m) is below this
 GENEMASK_EXTEND_ALL_BELOW = 5
-#: CPU batches run the compiled kernels (:mod:`._kernels`); False: the torch code everywhere
-_KERNELS = True
 _NO_SCORES = np.zeros(1, dtype=np.float64)
 
 
@@ -98,7 +102,7 @@ def _centre_spans(input_ids, attention_mask, special_tokens_mask, k, centre_prob
 
 def _kernel_ok(ids: torch.Tensor, drawn: torch.Tensor) -> bool:
     """Whether the batch runs the compiled kernels: CPU tensors (and ``_KERNELS`` on)."""
-    return _KERNELS and ids.device.type == "cpu" and drawn.device.type == "cpu"
+    return kernels_on() and ids.device.type == "cpu" and drawn.device.type == "cpu"
 
 
 def _kernel_result(strategy, k, ids, attention_mask, special, drawn, lo, hi, details, mode=0,
@@ -199,7 +203,7 @@ def _check_scores(scores, k: int) -> torch.Tensor:
     n = N_SPECIAL + 4 ** k
     if isinstance(scores, torch.Tensor) and scores.dtype == torch.float64 and scores.dim() == 1 \
             and scores.numel() == n:  # already checked (the collator converts once)?
-        if _KERNELS and scores.device.type == "cpu":
+        if kernels_on() and scores.device.type == "cpu":
             if not nan_to_neginf(numpy_view(scores))[1]:
                 return scores
         elif not scores.isnan().any():
@@ -209,10 +213,32 @@ def _check_scores(scores, k: int) -> torch.Tensor:
         raise GeneMaskInputError(f"scores must be a vector of length 5 + 4^{k} = {n} "
                                  f"(one per token id); got shape {tuple(s.shape)}.",
                                  fix="build it with token_scores(table, k) for the same k.")
-    if _KERNELS:
+    if kernels_on():
         return torch.from_numpy(nan_to_neginf(np.ascontiguousarray(s))[0])
     s = torch.as_tensor(s)
     return torch.where(torch.isnan(s), -torch.inf, s)
+
+
+def extension_count(rows: torch.Tensor, B: int, top_fraction: float,
+                    extend_all_below: int) -> torch.Tensor:
+    """``[B]`` number of extended centres per row: with m centres in the row,
+    ``n_top = ceil(top_fraction * m)``, and ``n_ext = m if n_top < extend_all_below else n_top``."""
+    m = torch.bincount(rows, minlength=B)
+    n_top = torch.ceil(m.double() * top_fraction).long()
+    return torch.where(n_top < extend_all_below, m, n_top)
+
+
+def rank_within_rows(rows: torch.Tensor, key: torch.Tensor, B: int,
+                     descending: bool) -> torch.Tensor:
+    """``[M]`` rank (0 = first) of each centre's ``key`` among its row's centres; ``rows``
+    sorted (row-major centres), ties by position. Two stable sorts, no loop over rows."""
+    m = torch.bincount(rows, minlength=B)
+    o1 = torch.argsort(key, descending=descending, stable=True)
+    order = o1[torch.argsort(rows[o1], stable=True)]
+    rank = torch.empty_like(rows)
+    start = torch.cumsum(m, 0) - m
+    rank[order] = torch.arange(rows.numel()) - start[rows[order]]
+    return rank
 
 
 def mask_genemask(input_ids, attention_mask=None, *, scores=None, k: int = 6,
@@ -268,17 +294,9 @@ def mask_genemask(input_ids, attention_mask=None, *, scores=None, k: int = 6,
     best = s.argmax(dim=1, keepdim=True)                     # first maximum: the centre on ties
     chosen_pos = cand.gather(1, best)[:, 0]
     chosen_score = s.gather(1, best)[:, 0]
-    # rank centres within their row by score (desc), ties by position: two stable sorts
-    m = torch.bincount(rows, minlength=B)
-    n_top = torch.ceil(m.double() * top_fraction).long()
-    n_ext = torch.where(n_top < extend_all_below, m, n_top)
     key = torch.nan_to_num(chosen_score, neginf=torch.finfo(torch.float64).min)
-    o1 = torch.argsort(key, descending=True, stable=True)
-    order = o1[torch.argsort(rows[o1], stable=True)]
-    rank = torch.empty_like(rows)
-    start = torch.cumsum(m, 0) - m
-    rank[order] = torch.arange(rows.numel()) - start[rows[order]]
-    extended = rank < n_ext[rows]
+    n_ext = extension_count(rows, B, top_fraction, extend_all_below)
+    extended = rank_within_rows(rows, key, B, descending=True) < n_ext[rows]
     anchors = torch.zeros(B, T, dtype=torch.bool)
     anchors[rows[extended], chosen_pos[extended]] = True
     token_mask = (window_any(centres, hi, -lo) | window_any(anchors, E, E)) & maskable
@@ -296,31 +314,6 @@ def mask_genemask(input_ids, attention_mask=None, *, scores=None, k: int = 6,
 def mask_genemask_released(input_ids, attention_mask=None, **kwargs) -> MaskResult:
     """The public release's GeneMask: candidates scored by **position** (see module docstring)."""
     return mask_genemask(input_ids, attention_mask, score_by="position", **kwargs)
-
-
-def mask_batch(input_ids, attention_mask=None, strategy: str = "genemask", *, k: int = 6,
-               scores=None, units=None, table=None, **params) -> MaskResult:
-    """Run one of :data:`STRATEGIES` on a batch.
-
-    ``table`` (a PMI table DataFrame) is turned into ``scores`` / ``units`` when
-    those are not given. Other keyword arguments go to the strategy function.
-    """
-    if strategy not in STRATEGIES:
-        raise GeneMaskInputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
-    if strategy in ("genemask", "genemask-released"):
-        if scores is None and table is not None:
-            from .scores import token_scores
-            scores = token_scores(table, k)
-        fn = mask_genemask if strategy == "genemask" else mask_genemask_released
-        return fn(input_ids, attention_mask, scores=scores, k=k, **params)
-    if strategy == "pmi-span":
-        from .pmi_span import mask_pmi_span
-        if units is None and table is not None:
-            from .scores import unit_vocabulary
-            units = unit_vocabulary(table)
-        return mask_pmi_span(input_ids, attention_mask, units=units, k=k, **params)
-    fn = mask_random if strategy == "random" else mask_dnabert
-    return fn(input_ids, attention_mask, k=k, **params)
 
 
 def apply_bert_rule(input_ids: torch.Tensor, token_mask: torch.Tensor, k: int = 6,

@@ -98,3 +98,15 @@ def ranking_figure(ranking_scores: dict[str, np.ndarray], match_score: np.ndarra
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def motif_logo(probs: np.ndarray, title: str = "", figsize=(4.0, 1.8)):
+    """One motif's logo (letter height = information in bits)."""
+    fig, ax = plt.subplots(figsize=figsize)
+    logomaker.Logo(information_matrix(probs), ax=ax, color_scheme=COLORS)
+    ax.set_ylim(0, 2)
+    ax.set_ylabel("bits")
+    ax.set_title(title, fontsize=9, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig

@@ -1,12 +1,22 @@
 """The whole comparison of a PMI table with a motif library, and its files on disk.
 
 ``compare_table`` scores the table's k-mers of one length against every motif
-(both strands), computes the statistics of the PMI ranking and of the controls
-(frequency, naive PMI, a seeded random ranking; all k-mers and
-reverse-complement pairs; all motifs and without repeat-derived motifs), the
-best motifs of every top k-mer and the consensus motifs of the grouped top
-k-mers. ``write_report`` writes ``matches.csv``, ``top_hits.csv``,
-``stats.csv``, ``groups.csv``, ``summary.json`` and ``logos/*.png``.
+(both strands), computes the statistics of the PMI ranking(s) and of the controls
+(frequency, naive PMI, a seeded random ranking; reverse-complement pairs and
+all k-mers; all motifs and without repeat-derived motifs), bootstrap intervals
+over reverse-complement pairs for every ranking and every difference
+(:mod:`.bootstrap`; ``best_rel`` primary, ``core_rel`` the sensitivity check),
+Holm-adjusted p-values over the whole reported family, Tomtom p/E/q-values of
+the grouped top k-mers against the library (:mod:`.tomtom`), and, given task
+folders, the discriminative motif test on task sequences (:mod:`.tasks`).
+
+Rankings: ``pmi`` is the table's own GeneMask ranking (its declared scoring:
+exact, or the release's); for a release table ``pmi_exact`` is the exact PMI_n
+GeneMask score recomputed from its counts (:mod:`.rankings`), side by side.
+
+``write_report`` writes ``matches.csv``, ``top_hits.csv``, ``stats.csv``,
+``bootstrap.csv``, ``verdict.csv``, ``groups.csv``, ``tomtom_hits.csv``,
+``task_motifs.csv`` (with tasks), ``summary.json`` and ``logos/*.png``.
 """
 
 from __future__ import annotations
@@ -21,14 +31,19 @@ import pandas as pd
 
 from ..errors import GeneMaskInputError
 from ..jsonsafe import json_safe
+from . import bootstrap as bs
 from . import stats as st
 from .library import DEFAULT_RELEASE, MotifSet, motif_set, resolve_motifs
+from .rankings import exact_table_from_counts, ranking_column, table_scoring
 from .scoring import KmerScores, score_kmers
-from .similarity import best_matches, group_kmers
+from .similarity import group_kmers
+from .tomtom import best_hits, counts_to_probs, tomtom_matrix
 
-PMI_COLUMN = "genemask_score"
 CONTROLS = {"frequency": "count", "naive_pmi": "naive_pmi"}
-PRIMARY = ("kmers", "spearman", "core_rel")
+SUBJECTS = ("pmi", "pmi_exact")
+PRIMARY = ("rc_merged", "best_rel")       # kmer set and match score of the headline
+SENSITIVITY = ("rc_merged", "core_rel")
+GENEMASK_K = 6  # the GeneMask token length
 
 
 @dataclass
@@ -38,22 +53,39 @@ class MotifComparison:
     matches: pd.DataFrame             # one row per k-mer, ranked by PMI
     top_hits: pd.DataFrame            # best motifs of each top k-mer
     stats: dict
-    tidy: pd.DataFrame
-    verdict: pd.DataFrame
-    groups: pd.DataFrame
+    tidy: pd.DataFrame                # every statistic, with p and Holm-adjusted p
+    verdict: pd.DataFrame             # subject vs control: bootstrap difference and its interval
+    groups: pd.DataFrame              # grouped top k-mers and their best Tomtom hit
     scores: KmerScores = field(repr=False)
     mset: MotifSet = field(repr=False)
     top: int = 100
     source: str = ""
+    bootstrap: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tomtom_hits: pd.DataFrame = field(default_factory=pd.DataFrame)
+    group_objects: list = field(default_factory=list, repr=False)
+    ranking_names: dict = field(default_factory=dict)
+    tasks: dict = field(default_factory=dict)     # name -> {"motifs": DataFrame, "facts": dict}
+    reps: int = bs.DEFAULT_REPS
 
 
-def _rankings(table: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
-    out = {"pmi": table[PMI_COLUMN].to_numpy(float)}
-    for name, col in CONTROLS.items():
-        if col in table and table[col].notna().any():
-            out[name] = table[col].to_numpy(float)
-    out["random"] = np.random.default_rng(seed).permutation(len(table)).astype(float)
-    return out
+def _rankings(table: pd.DataFrame, sub: pd.DataFrame, col: str, n: int, seed: int):
+    scoring = table_scoring(table)
+    out = {"pmi": sub[col].to_numpy(float)}
+    names = {"pmi": f"GeneMask score of the table ({scoring} scoring, column {col})"}
+    if scoring == "release" and n == GENEMASK_K:
+        try:
+            exact = exact_table_from_counts(table, n=n).set_index("ngram")["genemask_score"]
+            out["pmi_exact"] = exact.reindex(sub["ngram"].str.upper()).to_numpy(float)
+            names["pmi_exact"] = "GeneMask score from exact PMI_n, recomputed from the table's counts"
+        except GeneMaskInputError:
+            pass
+    for name, c in CONTROLS.items():
+        if c in sub and sub[c].notna().any():
+            out[name] = sub[c].to_numpy(float)
+    names.update(frequency="raw count", naive_pmi="naive PMI (vs single letters)",
+                 random="seeded random permutation")
+    out["random"] = np.random.default_rng(seed).permutation(len(sub)).astype(float)
+    return out, {k: v for k, v in names.items() if k in out}
 
 
 def _top_hits(scores: KmerScores, rows: np.ndarray, per_kmer: int) -> pd.DataFrame:
@@ -70,98 +102,217 @@ def _top_hits(scores: KmerScores, rows: np.ndarray, per_kmer: int) -> pd.DataFra
     return pd.DataFrame(out)
 
 
-def _groups(kmers, weights, mset: MotifSet, max_groups: int) -> pd.DataFrame:
+def tomtom_groups(kmers, mset: MotifSet, n: int, hits: int = 3):
+    """Group the top k-mers (:func:`group_kmers`, one vote per k-mer) and compare every group's
+    matrix with the library by Tomtom. Returns (groups table, hits table, group objects)."""
+    groups = group_kmers(kmers, max_shift=max(2, n // 2 - 1))
+    res = tomtom_matrix([counts_to_probs(g.counts) for g in groups], mset)
+    hit = best_hits(res, mset, top=hits)
+    hit.insert(0, "group", hit.pop("query") + 1)
     rows = []
-    for i, g in enumerate(group_kmers(kmers, weights)[:max_groups], start=1):
-        hit = best_matches(g.probs, mset, top=1).iloc[0]
-        rows.append({"group": i, "consensus": g.consensus, "n_kmers": len(g.kmers),
-                     "kmers": " ".join(g.kmers), "best_motif_id": hit.motif_id,
-                     "best_motif_name": hit.motif_name, "sum_pcc": hit.score,
-                     "mean_pcc": hit.mean_pcc, "offset": int(hit.offset),
-                     "strand": "+" if hit.strand == 1 else "-"})
-    return pd.DataFrame(rows)
+    for i, g in enumerate(groups, start=1):
+        b = hit[(hit.group == i) & (hit.hit == 1)].iloc[0]
+        rows.append({"group": i, "consensus": g.consensus, "width": len(g.counts),
+                     "n_kmers": len(g.kmers), "kmers": " ".join(g.kmers),
+                     "best_motif_id": b.motif_id, "best_motif_name": b.motif_name,
+                     "p": b.p, "E": b.E, "q": b.q, "offset": b.offset, "overlap": b.overlap,
+                     "strand": b.strand, "significant_q05": bool(b.q < 0.05)})
+    return pd.DataFrame(rows), hit, groups
 
 
-GENEMASK_K = 6  # the GeneMask token length
+def _merged(kmers, rankings, matches):
+    """RC-merged ranking values (same row order for every ranking) and match table."""
+    merged = {}
+    for name, score in rankings.items():
+        merged[name], m = st._merge_rc(kmers, score, matches)
+    return merged, m
 
 
-def default_n(table: pd.DataFrame) -> int:
+def _bootstrap(kmers, rankings, by_motifs, reps, seed) -> pd.DataFrame:
+    pairs = bs.pair_index(st.canonical(kmers))
+    frames = []
+    for motifs, matches in by_motifs.items():
+        merged, mm = _merged(kmers, rankings, matches)
+        for kset, ranks, mt, pr in (("rc_merged", merged, mm, None),
+                                    ("kmers", rankings, matches, pairs)):
+            for on in ("best_rel", "core_rel"):
+                f = bs.bootstrap_table(ranks, mt[on].to_numpy(), pr, SUBJECTS, reps, seed)
+                frames.append(f.assign(motifs=motifs, kmer_set=kset, on=on))
+    cols = ["motifs", "kmer_set", "on", "ranking", "versus", "estimate", "lo", "hi", "p", "reps"]
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def default_n(table: pd.DataFrame, column: str | None = None) -> int:
     """The k-mer length compared when none is given: 6 (the GeneMask token length) when the
     table has scored 6-mers, else the scored length with the most rows (the smallest on ties)."""
-    scored = table.loc[table[PMI_COLUMN].notna(), "n"].astype(int)
+    column = column or ranking_column(table)
+    scored = table.loc[table[column].notna(), "n"].astype(int)
     if not len(scored) or (scored == GENEMASK_K).any():
         return GENEMASK_K
     return int(scored.mode().min())
 
 
+def ranked_kmers(table: pd.DataFrame, n: int | None = None) -> np.ndarray:
+    """The scored n-grams of ``table`` in the order :func:`compare_table` ranks them."""
+    col = ranking_column(table)
+    n = default_n(table, col) if n is None else int(n)
+    sub = table[(table["n"] == n) & table[col].notna()]
+    sub = sub.sort_values([col, "ngram"], ascending=[False, True], kind="stable")
+    return sub["ngram"].astype(str).str.upper().to_numpy()
+
+
 def compare_table(table: pd.DataFrame, motifs=DEFAULT_RELEASE,
                   top: int = 100, n: int | None = None, fpr: float = 0.01, seed: int = 0,
-                  hits_per_kmer: int = 3, max_groups: int = 15, source: str = "") -> MotifComparison:
+                  hits_per_kmer: int = 3, source: str = "", reps: int = bs.DEFAULT_REPS,
+                  tasks: dict | None = None, scores: KmerScores | None = None,
+                  fimo_threshold: float = 1e-4, group_n: int | None = None) -> MotifComparison:
     """Compare a PMI table (``genemask_viz.ngrams`` shape) with a motif library.
 
     ``motifs``: a JASPAR release name, a JASPAR/MEME file, or a list of
     Biopython motifs. ``n``: the n-gram length to use (default: 6, the GeneMask
     token length, when the table has scored 6-mers, else the scored length with the
     most rows; see :func:`default_n`). ``top``: size of the top set for
-    enrichment (the reverse-complement-merged statistics use ``top // 2`` pairs).
+    enrichment and Tomtom groups (the reverse-complement-merged statistics use
+    ``top // 2`` pairs). ``reps``: bootstrap replicates. ``tasks``: {name: few-shot
+    task folder} for the discriminative test. ``scores``: reuse a previous
+    :func:`score_kmers` result of the same k-mers in ranking order (the app does).
+    ``group_n``: length of the top n-grams grouped for Tomtom (default ``n``).
     """
-    missing = {"ngram", "n", PMI_COLUMN} - set(table.columns)
+    col = ranking_column(table)
+    missing = {"ngram", "n", col} - set(table.columns)
     if missing:
         raise GeneMaskInputError(f"table lacks columns {sorted(missing)}.", source=source or None,
                                  fix="load it with genemask_viz.ngrams.load_table.")
-    n = default_n(table) if n is None else int(n)
-    sub = table[(table["n"] == n) & table[PMI_COLUMN].notna()]
+    n = default_n(table, col) if n is None else int(n)
+    sub = table[(table["n"] == n) & table[col].notna()]
     if len(sub) < max(top, 10):
         raise GeneMaskInputError(f"only {len(sub)} scored {n}-grams, fewer than --top {top}.",
                                  source=source or None, fix="lower --top or use a larger table.")
-    sub = sub.sort_values(PMI_COLUMN, ascending=False, kind="stable").reset_index(drop=True)
-    mset = motif_set(resolve_motifs(motifs))
+    sub = sub.sort_values([col, "ngram"], ascending=[False, True], kind="stable").reset_index(drop=True)
     kmers = sub["ngram"].astype(str).str.upper().to_numpy()
-    scores = score_kmers(kmers, mset, fpr=fpr)
-    rankings = _rankings(sub, seed)
+    mset = motif_set(resolve_motifs(motifs))
+    if scores is None or list(scores.kmers) != list(kmers) or list(scores.motif_ids) != list(mset.ids):
+        scores = score_kmers(kmers, mset, fpr=fpr)
+    rankings, names = _rankings(table, sub, col, n, seed)
     by_motifs = {"all": st.match_table(scores)}
     if mset.repeat_derived.any():
         by_motifs["no_repeat"] = st.match_table(scores, ~mset.repeat_derived)
+    task_out = {}
+    for name, folder in (tasks or {}).items():
+        from .tasks import task_enrichment
+        table_m, facts = task_enrichment(folder, mset, fimo_threshold)
+        task_out[name] = {"motifs": table_m, "facts": facts}
+        chosen = np.zeros(len(mset), bool)
+        chosen[table_m.loc[table_m.enriched, "motif_index"].to_numpy(int)] = True
+        if chosen.any():
+            by_motifs[f"task:{name}"] = st.match_table(scores, chosen)
     stats = {name: st.compare_rankings(kmers, rankings, m, top) for name, m in by_motifs.items()}
-    tidy = st.flatten(stats)
+    boot = _bootstrap(kmers, rankings, by_motifs, reps, seed)
+    fam = bs.correct_family({"tidy": st.flatten(stats), "boot": boot})
+    tidy, boot = fam["tidy"], fam["boot"]
+    for name, t in task_out.items():
+        if f"task:{name}" in by_motifs:
+            from .tasks import motif_set_null
+            chosen = np.zeros(len(mset), bool)
+            chosen[t["motifs"].loc[t["motifs"].enriched, "motif_index"].to_numpy(int)] = True
+            t["chance"] = {r: motif_set_null(scores.best_rel, chosen,
+                                             np.argsort(-v, kind="stable")[:top], seed=seed)
+                           for r, v in rankings.items()}
     matches = by_motifs["all"].copy()
     matches.insert(0, "pmi_rank", np.arange(1, len(matches) + 1))
-    for col in ("count", PMI_COLUMN, "naive_pmi"):
-        if col in sub:
-            matches[col] = sub[col].to_numpy()
+    for c in ("count", col, "naive_pmi"):
+        if c in sub:
+            matches[c] = sub[c].to_numpy()
+    if "pmi_exact" in rankings:
+        matches["genemask_score_exact"] = rankings["pmi_exact"]
     matches["repeat_derived_best"] = np.isin(matches["best_motif"],
                                              np.asarray(mset.ids)[mset.repeat_derived])
-    weights = sub["count"].to_numpy(float)[:top] if "count" in sub else None
+    group_n = n if group_n is None else int(group_n)
+    gk = kmers[:top] if group_n == n else ranked_kmers(table, group_n)[:top]
+    if len(gk) < 1:
+        raise GeneMaskInputError(f"no scored {group_n}-grams to group for Tomtom.",
+                                 source=source or None, fix="choose a scored length.")
+    groups, hits, gobj = tomtom_groups(gk, mset, group_n)
+    groups.attrs["n"] = group_n
     return MotifComparison(kmers, rankings, matches, _top_hits(scores, np.arange(top), hits_per_kmer),
-                           stats, tidy, st.verdict(tidy), _groups(kmers[:top], weights, mset, max_groups),
-                           scores, mset, top, source)
+                           stats, tidy, verdict(boot), groups, scores, mset, top, source, boot,
+                           hits, gobj, names, task_out, reps)
+
+
+def verdict(boot: pd.DataFrame) -> pd.DataFrame:
+    """Subject vs control from the bootstrap: ``beats`` when the difference's interval lies
+    above 0, ``loses`` when below, else level."""
+    d = boot[boot["versus"] != ""].rename(columns={"ranking": "subject", "versus": "control",
+                                                  "estimate": "difference"})
+    return d.assign(beats=d["lo"] > 0, loses=d["hi"] < 0).reset_index(drop=True)
+
+
+def _row(frame: pd.DataFrame, **where) -> dict:
+    m = np.ones(len(frame), bool)
+    for k, v in where.items():
+        m &= frame[k].to_numpy() == v
+    return frame[m].iloc[0].to_dict() if m.any() else {}
+
+
+def headline_numbers(result: MotifComparison, kmer_set: str = PRIMARY[0], on: str = PRIMARY[1],
+                     motifs: str = "all") -> dict:
+    """rho [interval] of every ranking and every subject-vs-control difference, one setting."""
+    b = result.bootstrap
+    b = b[(b.motifs == motifs) & (b.kmer_set == kmer_set) & (b.on == on)]
+    rho = {r.ranking: {"rho": r.estimate, "lo": r.lo, "hi": r.hi}
+           for r in b[b.versus == ""].itertuples()}
+    diff = {f"{r.ranking} - {r.versus}": {"difference": r.estimate, "lo": r.lo, "hi": r.hi,
+                                          "p_boot": r.p, "p_holm": r.p_holm}
+            for r in b[b.versus != ""].itertuples()}
+    return {"motifs": motifs, "kmer_set": kmer_set, "on": on, "rho": rho, "differences": diff}
 
 
 def summary(result: MotifComparison) -> dict:
-    """JSON-ready summary: base rates, the statistics, and what PMI beats."""
+    """JSON-ready summary: base rates, the statistics, bootstrap intervals, Tomtom groups, tasks."""
     m = result.matches
     defs = st.definitions(m)
     v = result.verdict
-    prim = v[(v.kmer_set == PRIMARY[0]) & (v.measure == PRIMARY[1]) & (v.on == PRIMARY[2])
-             & (v.motifs == "all")]
-    return {
+    prim = v[(v.motifs == "all") & (v.kmer_set == PRIMARY[0]) & (v.on == PRIMARY[1])]
+    g = result.groups
+    out = {
         "source": result.source, "n_kmers": int(len(m)), "n_motifs": len(result.mset),
         "n_repeat_derived_motifs": int(result.mset.repeat_derived.sum()), "top": result.top,
+        "rankings": result.ranking_names,
         "p_match_fpr_per_motif": result.scores.fpr,
         "p_match_all_fpr_per_motif": getattr(result.scores, "fpr_all", None),
         "base_rates": {d: float(m[d].mean()) for d in defs},
         "top_rates": {d: float(m[d].head(result.top).mean()) for d in defs},
+        "headline": headline_numbers(result),
+        "sensitivity_core_rel": headline_numbers(result, *SENSITIVITY),
+        "all_kmers_best_rel": headline_numbers(result, "kmers", "best_rel"),
+        "bootstrap": {"reps": result.reps, "level": bs.DEFAULT_LEVEL,
+                      "unit": "reverse-complement pair", "interval": "percentile"},
+        "correction": "Holm over every p-value in stats.csv and bootstrap.csv together "
+                      "(column p_holm); Tomtom q and task-motif q are Benjamini-Hochberg "
+                      "within a query / a task",
         "statistics": result.stats,
-        "pmi_beats": {r.control: bool(r.beats) for r in prim.itertuples()},
-        "pmi_beats_rule": "Spearman rho(PMI, core-window match) significant (p<0.05), positive "
-                          "and larger than the control's, all k-mers, all motifs",
-        "pmi_beats_share": {c: float(g["beats"].mean()) for c, g in v.groupby("control")},
+        "pmi_beats": {r.control: bool(r.beats) for r in prim.itertuples() if r.subject == "pmi"},
+        "pmi_loses_to": {r.control: bool(r.loses) for r in prim.itertuples() if r.subject == "pmi"},
+        "pmi_beats_rule": "bootstrap 95% interval of rho(PMI) - rho(control) above 0; Spearman "
+                          "with best_rel, reverse-complement pairs merged, all motifs",
+        "tomtom": {"n": int(g.attrs.get("n", 0)) or None, "top": result.top, "n_groups": int(len(g)), "significant_q05": int(g["significant_q05"].sum()),
+                   "groups": g.drop(columns=["kmers"]).to_dict("records")},
     }
+    if result.tasks:
+        out["tasks"] = {}
+        for name, t in result.tasks.items():
+            mt = t["motifs"]
+            out["tasks"][name] = dict(t["facts"], top_enriched=mt.head(10).drop(
+                columns=["motif_index"]).to_dict("records"), chance=t.get("chance", {}),
+                kmers=headline_numbers(result, "rc_merged", "best_rel", f"task:{name}")
+                if f"task:{name}" in result.stats else None)
+    return out
 
 
 def write_report(result: MotifComparison, out_dir: str | os.PathLike, logos: int = 10) -> Path:
     """Write the comparison's files (module doc) under ``out_dir``; returns it."""
     from .logos import match_logo, ranking_figure
+    from .tomtom import logo_offset
     import matplotlib.pyplot as plt
 
     out = Path(out_dir)
@@ -169,10 +320,17 @@ def write_report(result: MotifComparison, out_dir: str | os.PathLike, logos: int
     result.matches.to_csv(out / "matches.csv", index=False)
     result.top_hits.to_csv(out / "top_hits.csv", index=False)
     result.tidy.to_csv(out / "stats.csv", index=False)
+    result.bootstrap.to_csv(out / "bootstrap.csv", index=False)
     result.verdict.to_csv(out / "verdict.csv", index=False)
     result.groups.to_csv(out / "groups.csv", index=False)
-    with open(out / "summary.json", "w") as fh:
+    result.tomtom_hits.to_csv(out / "tomtom_hits.csv", index=False)
+    if result.tasks:
+        pd.concat([t["motifs"].assign(task=k) for k, t in result.tasks.items()],
+                  ignore_index=True).to_csv(out / "task_motifs.csv", index=False)
+    tmp = out / ".summary.json.tmp"
+    with open(tmp, "w") as fh:
         json.dump(json_safe(summary(result)), fh, indent=2, default=float, allow_nan=False)
+    os.replace(tmp, out / "summary.json")
     ids = list(result.mset.ids)
     for row in result.matches.head(logos).itertuples():
         mi = ids.index(row.best_motif)
@@ -181,7 +339,25 @@ def write_report(result: MotifComparison, out_dir: str | os.PathLike, logos: int
                          motif_label=f"{row.best_motif} {row.best_motif_name}")
         fig.savefig(out / "logos" / f"{row.pmi_rank:03d}_{row.kmer}.png", dpi=80)
         plt.close(fig)
-    fig = ranking_figure(result.rankings, result.matches["core_rel"].to_numpy())
+    for row, g in list(zip(result.groups.itertuples(), result.group_objects))[:logos]:
+        fig = group_logo(result, row.group)
+        fig.savefig(out / "logos" / f"group_{row.group:02d}_{row.consensus}.png", dpi=80)
+        plt.close(fig)
+    fig = ranking_figure(result.rankings, result.matches["best_rel"].to_numpy(),
+                         label="best JASPAR match (best window, fraction of max)")
     fig.savefig(out / "rankings.png", dpi=80)
     plt.close(fig)
     return out
+
+
+def group_logo(result: MotifComparison, group: int, hit: int = 1):
+    """Logo of a k-mer group's matrix beside its ``hit``-th Tomtom match (aligned)."""
+    from .logos import match_logo
+    from .tomtom import logo_offset
+    g = result.group_objects[group - 1]
+    h = result.tomtom_hits[(result.tomtom_hits.group == group) & (result.tomtom_hits.hit == hit)].iloc[0]
+    probs = result.mset.probs[int(h.motif_index)]
+    off, strand = logo_offset(len(g.counts), len(probs), int(h.offset), 0 if h.strand == "+" else 1)
+    return match_logo(counts_to_probs(g.counts), probs, off, strand,
+                      query_label=f"group {group}: {g.consensus} ({len(g.kmers)} k-mers)",
+                      motif_label=f"{h.motif_id} {h.motif_name}  Tomtom p={h.p:.2g} q={h.q:.2g}")

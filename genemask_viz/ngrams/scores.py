@@ -21,6 +21,20 @@ points, vectorised over all scored n-grams of one length:
 A piece never seen has log p = -inf, which makes that segmentation impossible
 rather than an error. Only n-grams with c(w) >= min_count are scored (and,
 by default, listed); pieces of any count take part in the segmentations.
+
+Two scorings, each called by its name (a table's ``attrs["scoring"]``, and
+inferred from its columns when a file lost the attribute):
+
+* ``exact`` (default): the definitions above; ranking column
+  ``genemask_score``, named "exact PMI_n GeneMask score".
+* ``release``: the GeneMask release's recipe (one normaliser for every
+  length, segmentations into pieces of length <= 2; :mod:`.release`);
+  columns ``release_naive_pmi``, ``release_true_pmi``, ``release_dp_pmi``,
+  ``release_score`` (its ``norm_dp_true_pmi``), ranking column
+  ``release_score``, named "GeneMask release score (dp.true.pmi, ...)".
+
+Consumers rank by :func:`ranking_column` and label with :func:`ranking_name`,
+never by a fixed column.
 """
 
 from __future__ import annotations
@@ -35,6 +49,46 @@ from .counting import NgramCounts, ngram_strings
 
 TABLE_COLUMNS = ["ngram", "n", "count", "p", "naive_pmi", "pmi_n", "npmi", "genemask_score", "rank"]
 DEFAULT_MIN_COUNT = 101  # the paper's threshold on a genome
+#: the two scorings (module docstring); "exact" is the default
+SCORINGS = ("exact", "release")
+#: the column each scoring ranks by
+RANKING_COLUMNS = {"exact": "genemask_score", "release": "release_score"}
+_RANKING_NAMES = {"exact": "exact PMI_n GeneMask score",
+                  "release": "GeneMask release score (dp.true.pmi recipe)"}
+
+
+def check_scoring(scoring) -> str:
+    """``scoring`` must be one of :data:`SCORINGS` (checked before any long work)."""
+    if scoring not in SCORINGS:
+        raise GeneMaskInputError(f"unknown scoring {scoring!r}.",
+                                 fix=f"use one of {', '.join(SCORINGS)} (exact is the default).")
+    return scoring
+
+
+def table_scoring(table: pd.DataFrame) -> str:
+    """"exact" or "release": the table's ``attrs["scoring"]``, else inferred from its
+    columns ("release" when it has release scores and no exact ones)."""
+    declared = table.attrs.get("scoring")
+    if declared in SCORINGS:
+        return declared
+    def has(col):
+        return col in table.columns and pd.to_numeric(table[col], errors="coerce").notna().any()
+    return "release" if has("release_score") and not has("genemask_score") else "exact"
+
+
+def ranking_column(table: pd.DataFrame) -> str:
+    """The column a table ranks by: ``genemask_score`` (exact) or ``release_score``."""
+    return RANKING_COLUMNS[table_scoring(table)]
+
+
+def ranking_name(table: pd.DataFrame) -> str:
+    """What a result built on this table should call its ranking, e.g. "exact PMI_n GeneMask
+    score" or "GeneMask release score (dp.true.pmi, hg38 chr1-3)" (an imported release file):
+    ``attrs["ranking_names"][scoring]`` when set, else the scoring's generic name."""
+    scoring = table_scoring(table)
+    names = table.attrs.get("ranking_names")
+    name = names.get(scoring) if isinstance(names, dict) else None
+    return name if isinstance(name, str) and name else _RANKING_NAMES[scoring]
 
 
 def log_probs(counts: NgramCounts) -> list[np.ndarray]:
@@ -77,9 +131,26 @@ def check_min_count(min_count) -> int:
     return int(min_count)
 
 
+def with_ranking(table: pd.DataFrame, scoring: str) -> pd.DataFrame:
+    """A copy of ``table`` that ranks by ``scoring`` ("exact" or "release"): ``rank``
+    recomputed, ``attrs["scoring"]`` set. For a table that holds both rankings (the
+    imported release file also carries the exact columns), so that either can be chosen."""
+    check_scoring(scoring)
+    column = RANKING_COLUMNS[scoring]
+    if column not in table.columns or not pd.to_numeric(table[column], errors="coerce").notna().any():
+        raise GeneMaskInputError(f"the table has no {scoring} ranking (no values in {column!r}).",
+                                 source=table.attrs.get("source"),
+                                 fix="compute one with genemask npmi --scoring " + scoring + ".")
+    out = table.copy()
+    out.attrs = dict(table.attrs, scoring=scoring)
+    return add_ranks(out)
+
+
 def score_table(counts: NgramCounts, min_count: int = DEFAULT_MIN_COUNT,
-                ns: list[int] | None = None, keep_unscored: bool = False) -> pd.DataFrame:
-    """The score table: one row per n-gram with ``TABLE_COLUMNS``.
+                ns: list[int] | None = None, keep_unscored: bool = False,
+                scoring: str = "exact") -> pd.DataFrame:
+    """The score table: one row per n-gram with ``TABLE_COLUMNS`` (``scoring="exact"``)
+    or :data:`.release.RELEASE_TABLE_COLUMNS` (``scoring="release"``).
 
     Parameters
     ----------
@@ -87,13 +158,20 @@ def score_table(counts: NgramCounts, min_count: int = DEFAULT_MIN_COUNT,
     min_count : n-grams with c(w) < min_count get no score (and are dropped
         unless ``keep_unscored``); n-grams never seen are never listed.
     ns : which lengths to list (default 1..max_n). n = 1 rows carry counts only.
+    scoring : "exact" (PMI_n, the default) or "release" (the release's recipe).
     """
+    check_scoring(scoring)
     check_min_count(min_count)
     ns = list(range(1, counts.max_n + 1)) if ns is None else list(ns)
     for n in ns:
         if not 1 <= n <= counts.max_n:
             raise GeneMaskInputError(f"n={n} is outside 1..{counts.max_n} (the counted lengths).",
                                      fix="count with a larger max_n.")
+    if scoring == "release":
+        from .release import release_scores
+        table = release_scores(counts, min_count, ns, keep_unscored)
+        table.attrs["scoring"] = "release"
+        return add_ranks(table)
     logp = log_probs(counts)
     frames = []
     for n in ns:
@@ -125,23 +203,32 @@ def score_table(counts: NgramCounts, min_count: int = DEFAULT_MIN_COUNT,
             frame.update(naive_pmi=nan, pmi_n=nan, npmi=nan, genemask_score=nan)
         frames.append(pd.DataFrame(frame))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TABLE_COLUMNS)
+    table.attrs["scoring"] = "exact"
     return add_ranks(table)
 
 
 def add_ranks(table: pd.DataFrame) -> pd.DataFrame:
-    """rank = 1 for the highest genemask_score within each n (ties: alphabetical n-gram)."""
-    table = table.sort_values(["n", "genemask_score", "ngram"], ascending=[True, False, True],
+    """Sort by n, then the table's ranking column (:func:`ranking_column`), best first, and
+    set rank = 1 for the best within each n (ties: alphabetical n-gram). Keeps the table's
+    ``attrs``; ``rank`` is the last column."""
+    column = ranking_column(table)
+    attrs = dict(table.attrs)
+    table = table.sort_values(["n", column, "ngram"], ascending=[True, False, True],
                               na_position="last", kind="mergesort").reset_index(drop=True)
-    has = table["genemask_score"].notna()
+    has = table[column].notna()
     rank = table[has].groupby("n").cumcount() + 1
     table["rank"] = pd.array([pd.NA] * len(table), dtype="Int64")
     table.loc[has, "rank"] = rank.astype("int64").to_numpy()
-    return table[TABLE_COLUMNS]
+    out = table[[c for c in table.columns if c != "rank"] + ["rank"]]
+    out.attrs.update(attrs)
+    return out
 
 
 def compute_table(source, max_n: int = 10, min_count: int = DEFAULT_MIN_COUNT,
-                  progress: bool = False, keep_unscored: bool = False) -> pd.DataFrame:
+                  progress: bool = False, keep_unscored: bool = False,
+                  scoring: str = "exact") -> pd.DataFrame:
     """Count n-grams in ``source`` (see :func:`count_ngrams`) and score them."""
     from .counting import count_ngrams
+    check_scoring(scoring)
     return score_table(count_ngrams(source, max_n=max_n, progress=progress), min_count=min_count,
-                       keep_unscored=keep_unscored)
+                       keep_unscored=keep_unscored, scoring=scoring)

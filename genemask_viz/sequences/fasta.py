@@ -9,6 +9,13 @@ the codes are yielded per record piece. Codes use DNABERT's alphabet order:
 Lower case (soft-masked repeats) is upper-cased; Windows line ends and other
 whitespace inside sequence lines are ignored. Anything else (digits, control
 bytes, punctuation) is an error that names the file and line.
+
+Limits (hostile input must not exhaust memory): readers that hold a whole file
+(:func:`read_fasta`, :func:`read_capped`, the table readers built on it) stop with a
+clear error past ``GENEMASK_MAX_INPUT_BYTES`` decompressed bytes (default 256 MiB), and
+no reader keeps a header or table line longer than ``GENEMASK_MAX_LINE_BYTES``
+(default 1 MiB). Both accept ``K``/``M``/``G`` suffixes and can be passed as
+arguments. :func:`stream_fasta` holds about one block whatever the file size.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import GeneMaskInputError
+from .limits import (DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_LINE_BYTES, MAX_INPUT_ENV,  # noqa: F401
+                     MAX_LINE_ENV, input_limit, line_limit, long_line_error, too_big_error)
 
 ALPHABET = "ATCG"  # DNABERT vocabulary order; code(b) = ALPHABET.index(b)
 INVALID = 4
@@ -46,7 +55,6 @@ LETTERS = np.frombuffer(b"ATCGN", dtype=np.uint8)
 PathLike = str | os.PathLike
 
 BLOCK_BYTES = 8 << 20
-
 
 @dataclass(frozen=True)
 class CodeChunk:
@@ -72,12 +80,25 @@ def open_binary(path: PathLike) -> io.BufferedIOBase:
                                  fix="check the path, or use 'demo' for the built-in demo genome.")
     if path.is_dir():
         raise GeneMaskInputError("is a folder, not a file.", source=path,
-                                 fix="name a FASTA file inside it.")
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
+                                 fix="name a file inside it.")
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+        if magic == b"\x1f\x8b":
+            return gzip.open(path, "rb")
+        return open(path, "rb")
+    except OSError as exc:
+        raise GeneMaskInputError(f"cannot be opened ({exc.strerror or exc}).", source=path,
+                                 fix="check the file's permissions, or copy it somewhere readable.") from None
+
+
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _unreadable(path, exc) -> GeneMaskInputError:
+    return GeneMaskInputError(f"cannot be read to its end ({type(exc).__name__}: {exc}).",
+                              source=path, fix="the file is truncated or corrupt: compress it "
+                                               "again or fetch a fresh copy.")
 
 
 def _check_text(block: bytes, path: PathLike) -> None:
@@ -93,13 +114,17 @@ def sniff_first_line(path: PathLike) -> tuple[int, str]:
     with open_binary(path) as fh:
         try:
             head = fh.read(1 << 16)
-        except (OSError, EOFError) as exc:
-            raise GeneMaskInputError(f"cannot be read as gzip ({exc}).", source=path,
+        except _READ_ERRORS as exc:
+            raise GeneMaskInputError(f"cannot be read as gzip ({type(exc).__name__}: {exc}).",
+                                     source=path,
                                      fix="re-compress it with gzip, or give the plain file.") from None
     _check_text(head, path)
-    for lineno, line in enumerate(head.splitlines(), start=1):
-        if line.strip():
-            return lineno, line.decode("utf-8", errors="replace").strip()
+    # lines as every reader here counts them: split at \n only; a BOM and any Unicode
+    # white space (U+2028, U+00A0, ...) do not make a line non-blank
+    for lineno, line in enumerate(head.split(b"\n"), start=1):
+        text = line.decode("utf-8", errors="replace").replace("\ufeff", "").strip()
+        if text:
+            return lineno, text
     raise GeneMaskInputError("is empty (no sequence in it).", source=path,
                              fix="give a file with at least one sequence.")
 
@@ -121,24 +146,56 @@ def read_blocks(path: PathLike, block_bytes: int = BLOCK_BYTES) -> Iterator[byte
         while True:
             try:
                 data = fh.read(block_bytes)
-            except (OSError, EOFError, zlib.error) as exc:
-                raise GeneMaskInputError(f"cannot be read to its end ({exc}).", source=path,
-                                         fix="the file is truncated or corrupt: compress it again "
-                                             "or fetch a fresh copy.") from None
+            except _READ_ERRORS as exc:
+                raise _unreadable(path, exc) from None
             if not data:
                 return
             yield data
 
 
-def stream_fasta(path: PathLike, block_bytes: int = BLOCK_BYTES) -> Iterator[CodeChunk]:
+def read_capped(path: PathLike, max_bytes=None, max_line=None,
+                block_bytes: int = 1 << 20) -> bytes:
+    """The whole (decompressed) content of a plain or gzip file, within limits.
+
+    Raises :class:`GeneMaskInputError` past ``max_bytes`` (see :func:`input_limit`) or
+    when a line is longer than ``max_line`` (see :func:`line_limit`): a small gzip can
+    hold gigabytes, and a reader that holds the text must not follow it there. A
+    truncated or corrupt gzip is a clear error too.
+    """
+    limit, line_max = input_limit(max_bytes), line_limit(max_line)
+    parts: list[bytes] = []
+    total = 0
+    carried = 0  # length of the line still open at the end of the previous block
+    line = 1  # number of the first line that the block continues or starts
+    for data in read_blocks(path, min(block_bytes, limit + 1)):
+        total += len(data)
+        if total > limit:
+            raise too_big_error(path, limit)
+        nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        # lengths of the block's lines (the first continues the carried one, the last is open)
+        lengths = np.diff(np.concatenate(([-1], nl, [len(data)]))) - 1
+        lengths[0] += carried
+        over = np.flatnonzero(lengths > line_max)
+        if over.size:
+            raise long_line_error(path, line_max, line + int(over[0]))
+        carried = int(lengths[-1])
+        line += int(nl.size)
+        parts.append(data)
+    return b"".join(parts)
+
+
+def stream_fasta(path: PathLike, block_bytes: int = BLOCK_BYTES,
+                 max_line=None) -> Iterator[CodeChunk]:
     """Yield the records of a FASTA file as chunks of codes, streaming.
 
     Memory stays at about one block even for a chromosome written on a single
-    line: only an unfinished *header* line is carried into the next block.
+    line: only an unfinished *header* line is carried into the next block, and a
+    header longer than ``max_line`` (see :func:`line_limit`) is an error.
     Raises :class:`GeneMaskInputError` for an empty or binary file, text
     before the first header, a bad character in a sequence line, a truncated
     gzip, or a file with no record.
     """
+    line_max = line_limit(max_line)
     check_fasta_start(path)
     record = -1
     name = ""
@@ -154,6 +211,9 @@ def stream_fasta(path: PathLike, block_bytes: int = BLOCK_BYTES) -> Iterator[Cod
             begin = last_nl + 1 if last_nl >= 0 else (0 if line_start else -1)
             if begin >= 0 and buf[begin:begin + 1] == b">":  # an unfinished header line
                 buf, tail = buf[:begin], buf[begin:]
+                if len(tail) > line_max:  # never carried (and re-joined) without bound
+                    raise long_line_error(path, line_max, line_base + buf.count(b"\n"),
+                                          "a header line")
         if not buf:
             if eof:
                 break
@@ -263,14 +323,20 @@ def str_to_codes(seq: str) -> np.ndarray:
     return codes
 
 
-def read_fasta(path: PathLike) -> list[Record]:
+def read_fasta(path: PathLike, max_bytes=None) -> list[Record]:
     """Read a (small) FASTA or FASTA.gz file into whole records.
 
-    For genome-scale files use :func:`stream_fasta`, which never holds a record.
+    Holds at most ``max_bytes`` nucleotides (see :func:`input_limit`; a clear error
+    beyond). For genome-scale files use :func:`stream_fasta`, which never holds a record.
     """
+    limit = input_limit(max_bytes)
     parts: dict[int, list[np.ndarray]] = {}
     names: dict[int, str] = {}
-    for chunk in stream_fasta(path):
+    held = 0
+    for chunk in stream_fasta(path, block_bytes=min(BLOCK_BYTES, limit + 1)):
+        held += chunk.codes.size + len(chunk.name)
+        if held > limit:
+            raise too_big_error(path, limit, "nucleotides, read whole")
         names[chunk.record] = chunk.name
         parts.setdefault(chunk.record, []).append(chunk.codes)
     return [Record(names[r], codes_to_str(np.concatenate(parts[r]))) for r in sorted(parts)]
@@ -279,14 +345,21 @@ def read_fasta(path: PathLike) -> list[Record]:
 def write_fasta(records, path: PathLike, width: int = 60) -> Path:
     """Write ``(name, sequence)`` pairs or :class:`Record` objects atomically."""
     path = Path(path)
+    if path.is_dir():
+        raise GeneMaskInputError("is a folder; the output must be a file.", source=path,
+                                 fix="name a file such as genome.fa (or .fa.gz).")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(tmp, "wt") as fh:
-        for rec in records:
-            name, seq = (rec.name, rec.sequence) if isinstance(rec, Record) else rec
-            fh.write(f">{name}\n")
-            for i in range(0, len(seq), width):
-                fh.write(seq[i:i + width] + "\n")
-    os.replace(tmp, path)
+    try:
+        with opener(tmp, "wt") as fh:
+            for rec in records:
+                name, seq = (rec.name, rec.sequence) if isinstance(rec, Record) else rec
+                fh.write(f">{name}\n")
+                for i in range(0, len(seq), width):
+                    fh.write(seq[i:i + width] + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or an interrupt leaves no temp file
+        raise
     return path

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import GeneMaskInputError
-from .fasta import PathLike, open_binary, read_fasta, sniff_first_line
+from .fasta import PathLike, read_capped, read_fasta, sniff_first_line
 from .kmertext import kmers_to_seq
 
 _NUC = re.compile(r"^[ACGTNacgtnRYKMSWBDHVrykmswbdhv]+$")
@@ -37,39 +37,74 @@ def _decode_seq(raw: str, path: PathLike, line: int) -> str:
         raise GeneMaskInputError("empty sequence.", source=path, line=line,
                                  fix="remove the row or fill in its sequence.")
     seq = kmers_to_seq(raw, source=path, line=line) if " " in raw else raw
-    if not _NUC.match(seq):
-        bad = next(c for c in seq if not _NUC.match(c))
+    if not _NUC.fullmatch(seq):
+        bad = next((c for c in seq if not _NUC.fullmatch(c)), seq[:1])
         raise GeneMaskInputError(f"sequence contains {bad!r}, which is not a nucleotide letter.",
                                  source=path, line=line,
                                  fix="sequences may hold only A, C, G, T (N and IUPAC codes become [UNK]).")
     return seq.upper()
 
 
+_LABEL_MAX = 2 ** 31
+
+
 def _parse_label(raw: str, path: PathLike, line: int) -> int:
     text = raw.strip().strip('"').strip()
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         try:
-            value = float(text)
+            number = float(text)
         except ValueError:
-            value = None
-        if value is not None and value.is_integer():
-            return int(value)
-        raise GeneMaskInputError(f"label {text!r} is not an integer.", source=path, line=line,
-                                 fix="labels must be class numbers 0, 1, 2, ...") from None
+            number = float("nan")
+        value = int(number) if number.is_integer() else None
+    if value is None or not -_LABEL_MAX < value < _LABEL_MAX:
+        raise GeneMaskInputError(f"label {text[:40]!r} is not an integer class number.", source=path,
+                                 line=line, fix="labels must be class numbers 0, 1, 2, ...")
+    return value
 
 
-def read_labelled(path: PathLike) -> pd.DataFrame:
-    """Read a labelled TSV/CSV file into ``sequence, label, line`` columns."""
+def _text_lines(path: PathLike, max_bytes=None) -> list[str]:
+    """The file's lines, split at ``\\n`` only (so line numbers are the editor's), without
+    a BOM or ``\\r``; capped in size and line length (see :func:`~.fasta.read_capped`)."""
+    text = read_capped(path, max_bytes=max_bytes).decode("utf-8", errors="replace")
+    lines = text.removeprefix("\ufeff").split("\n")
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+
+
+def _first_content_line(lines: list[str], path: PathLike) -> int:
+    first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    if first is None:
+        raise GeneMaskInputError("holds no text (only blank lines, a byte-order mark or "
+                                 "Unicode spaces).", source=path,
+                                 fix="give a file of 'sequence<TAB>label' rows.")
+    return first
+
+
+def _csv_rows(lines: list[str], delim: str, path: PathLike) -> list[list[str]]:
+    """Rows of ``lines``, one per line (a quote left open does not swallow the next lines)."""
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(next(csv.reader([line], delimiter=delim, quotechar='"'), []))
+        except csv.Error as exc:
+            raise GeneMaskInputError(f"cannot be split into columns ({exc}).", source=path,
+                                     line=i + 1,
+                                     fix="give one 'sequence<TAB>label' row per line; a field "
+                                         "may hold at most 131,072 characters.") from None
+    return rows
+
+
+def read_labelled(path: PathLike, max_bytes=None) -> pd.DataFrame:
+    """Read a labelled TSV/CSV file into ``sequence, label, line`` columns.
+
+    Holds at most ``max_bytes`` of (decompressed) text; see :func:`~.fasta.input_limit`."""
     path = Path(path)
     sniff_first_line(path)  # empty / binary / missing file errors
-    with open_binary(path) as fh:
-        text = fh.read().decode("utf-8-sig", errors="replace")
-    lines = text.splitlines()
-    first = next(i for i, ln in enumerate(lines) if ln.strip())
+    lines = _text_lines(path, max_bytes)
+    first = _first_content_line(lines, path)
     delim = "\t" if "\t" in lines[first] else ","
-    rows = list(csv.reader(lines, delimiter=delim, quotechar='"'))
+    rows = _csv_rows(lines, delim, path)
     head = [c.strip().strip('"').lower() for c in rows[first]]
     seq_col, label_col, start = 0, 1, first
     if any(h in _SEQ_NAMES for h in head) or any(h in _LABEL_NAMES for h in head):
@@ -100,13 +135,12 @@ def read_labelled(path: PathLike) -> pd.DataFrame:
                          "line": linenos})
 
 
-def read_sequences(path: PathLike) -> list[str]:
+def read_sequences(path: PathLike, max_bytes=None) -> list[str]:
     """Read sequences from FASTA, a labelled table, or a plain list (one per line)."""
     _, first = sniff_first_line(path)
     if first.startswith(">"):
-        return [r.sequence for r in read_fasta(path)]
+        return [r.sequence for r in read_fasta(path, max_bytes=max_bytes)]
     if "\t" in first or "," in first:
-        return read_labelled(path)["sequence"].tolist()
-    with open_binary(path) as fh:
-        lines = fh.read().decode("utf-8-sig", errors="replace").splitlines()
+        return read_labelled(path, max_bytes=max_bytes)["sequence"].tolist()
+    lines = _text_lines(path, max_bytes)
     return [_decode_seq(ln, path, i + 1) for i, ln in enumerate(lines) if ln.strip()]

@@ -11,7 +11,7 @@ from transformers import TrainerCallback
 
 from .registry import append_metrics, is_cancel_requested, set_status
 
-__all__ = ["RunLogger", "cancel_requested"]
+__all__ = ["RunLogger", "cancel_requested", "StderrProgress"]
 
 
 def cancel_requested(run_dir, local: bool = False, dist=None) -> bool:
@@ -84,16 +84,22 @@ class RunLogger(TrainerCallback):
         except ValueError:  # not the main thread
             self._previous_handler = None
         path = self.run_dir / "metrics.jsonl"
-        if state.global_step > 0 and path.exists():  # resumed: drop rows past the checkpoint
+        if path.exists():  # (re)started: drop rows past the step training starts from
+            # (also at step 0: a run killed before its first checkpoint starts over, and
+            # its old rows must not be repeated)
             kept = []
-            for line in path.read_text().splitlines():
+            for line in path.read_text(errors="replace").splitlines():
                 try:
                     row = json.loads(line)
-                except json.JSONDecodeError:
+                    step = int(row.get("step", 0)) - self.step_offset
+                except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
                     continue
-                if row.get("step", 0) - self.step_offset <= state.global_step:
+                if step <= state.global_step:
                     kept.append(line)
-                    self.elapsed_before = max(self.elapsed_before, row.get("elapsed") or 0.0)
+                    if state.global_step > 0:  # resumed: the clock goes on from the checkpoint
+                        elapsed = row.get("elapsed")
+                        if isinstance(elapsed, (int, float)):
+                            self.elapsed_before = max(self.elapsed_before, float(elapsed))
             tmp = path.with_suffix(".tmp")
             tmp.write_text("".join(x + "\n" for x in kept))
             tmp.replace(path)
@@ -132,3 +138,38 @@ class RunLogger(TrainerCallback):
                        max_steps=self._total(state))
             if self._previous_handler is not None:
                 signal.signal(signal.SIGTERM, self._previous_handler)
+
+
+class StderrProgress(TrainerCallback):
+    """Trainer's progress bar, on stderr only: the latest loss as the bar's postfix.
+
+    Replaces ``transformers``' ``ProgressCallback``, whose ``on_log`` writes the
+    ``{'loss': ...}`` dicts to stdout (they belong in metrics.jsonl, not in a pipe).
+    """
+
+    def __init__(self):
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            import sys
+
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, unit="step",
+                            dynamic_ncols=True, file=sys.stderr, desc="pretraining")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is not None and logs:
+            shown = {key: f"{logs[key]:.4g}" for key in ("loss", "eval_loss")
+                     if isinstance(logs.get(key), (int, float))}
+            if shown:
+                self.bar.set_postfix(shown, refresh=False)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

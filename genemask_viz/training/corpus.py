@@ -1,10 +1,10 @@
 """Token datasets and the batch collator that Trainer calls.
 
-Pretraining corpus (spec section 4): segments cut by
-:func:`genemask_viz.sequences.iter_segments` from a FASTA (streamed) or the demo
-genome. The **first** ``n_val`` segments, a contiguous stretch at the start of the
-genome, are held out for validation; training uses the segments after them, so the
-two never share a base.
+Pretraining corpus (spec section 4; :func:`pretraining_corpus`): segments drawn at
+random positions from the **whole** genome (a FASTA indexed once into a 2-bit cache,
+read memory-mapped), in proportion to each record's ACGT length; validation segments
+come from a held-out part (whole records or a fraction of the bases) that training
+never touches. Segment i is a function of the seed and i alone.
 
 Reproducible masks under resume: the masking collator's generator is re-seeded for
 every batch from ``(seed, indices of the examples in the batch)``. A batch's mask is
@@ -25,7 +25,7 @@ from ..errors import GeneMaskInputError
 from ..masking.names import STRATEGIES, TABLE_STRATEGIES
 
 __all__ = ["STRATEGIES", "SequenceDataset", "BatchCollator", "make_collator", "pretraining_corpus",
-           "PretrainingCorpus"]
+           "PretrainingCorpus", "GenomeSegmentDataset"]
 
 MAX_REDRAWS = 20
 
@@ -157,15 +157,60 @@ def make_collator(strategy: str, tokenizer, table=None, seed: int = 0,
     return GeneMaskCollator(**kwargs)
 
 
+class GenomeSegmentDataset(torch.utils.data.Dataset):
+    """Segments read from a genome index; item i -> token ids of segment i.
+
+    ``starts``/``lengths``: global coordinates from
+    :func:`genemask_viz.sequences.segments.sample_segments` (12 bytes per segment; the
+    genome itself stays on disk, memory-mapped). Items match :class:`SequenceDataset`'s:
+    ``{"input_ids": [CLS] k-mer ids [SEP], "idx": i + index_offset}``.
+    """
+
+    def __init__(self, index, starts, lengths, k: int = 6, max_length: int = 512,
+                 index_offset: int = 0):
+        self.index, self.k, self.max_length, self.index_offset = index, k, max_length, index_offset
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.lengths = np.minimum(np.asarray(lengths, dtype=np.int64), max_length - 2 + k - 1)
+        if not len(self.starts):
+            raise GeneMaskInputError("no segments to train or evaluate on.",
+                                     fix="ask for at least one step and one validation segment.")
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def n_tokens(self) -> int:
+        """k-mer tokens plus [CLS]/[SEP] over the whole set."""
+        return int((self.lengths - self.k + 1 + 2).sum())
+
+    def codes(self, i: int) -> np.ndarray:
+        return self.index.read(int(self.starts[i]), int(self.lengths[i]))
+
+    def __getitem__(self, i: int) -> dict:
+        from ..tokens import CLS_ID, SEP_ID, kmer_ids_from_codes
+        ids = kmer_ids_from_codes(self.codes(i), self.k)
+        return {"input_ids": np.concatenate(([CLS_ID], ids, [SEP_ID])), "idx": i + self.index_offset}
+
+
+#: validation example indices start here, so their masks never repeat training's
+VAL_INDEX_OFFSET = 1 << 40
+
+
 @dataclass
 class PretrainingCorpus:
-    """Training and validation segments of one corpus."""
+    """Training and validation segments of one corpus, and where they came from.
 
-    train: SequenceDataset
-    val: SequenceDataset
-    source: str
+    ``report()`` is what a run writes to ``corpus.json``.
+    """
+
+    train: GenomeSegmentDataset
+    val: GenomeSegmentDataset
+    source: str | list[str]
     n_train_segments: int
     n_val_segments: int
+    info: dict
+
+    def report(self) -> dict:
+        return dict(self.info)
 
 
 def corpus_path(corpus: str):
@@ -182,24 +227,72 @@ def corpus_path(corpus: str):
     return path
 
 
-def pretraining_corpus(corpus: str, n_train: int, n_val: int = 64, seed: int = 0, k: int = 6,
-                       max_length: int = 512, segment_spec=None) -> PretrainingCorpus:
-    """Cut ``n_val + n_train`` segments from ``corpus`` (FASTA path or ``"demo"``).
+def corpus_paths(corpus) -> list:
+    """``corpus``: ``"demo"``, a FASTA path, several joined by commas, or a list of paths."""
+    items = corpus if isinstance(corpus, (list, tuple)) else str(corpus).split(",")
+    paths = [corpus_path(str(c).strip()) for c in items if str(c).strip()]
+    if not paths:
+        raise GeneMaskInputError("no corpus given.", fix="give a FASTA file (plain or .gz) or 'demo'.")
+    return paths
 
-    When the corpus holds fewer segments than asked for, training cycles over what
-    there is (Trainer epochs); at least one training segment is required.
+
+def pretraining_corpus(corpus, n_train: int, n_val: int = 64, seed: int = 0, k: int = 6,
+                       max_length: int = 512, segment_spec=None, val_records=None,
+                       val_fraction: float | None = None, split_seed: int = 0,
+                       cache_dir=None, progress: bool = False) -> PretrainingCorpus:
+    """``n_train`` training and ``n_val`` validation segments drawn from the whole corpus.
+
+    ``corpus``: ``"demo"``, a FASTA path (plain or gzip), or several (comma-separated or
+    a list; they form one genome). The files are indexed once
+    (:func:`genemask_viz.sequences.genome_index.index_genome`); then segments are drawn
+    at random positions over all records in proportion to their ACGT length
+    (:func:`~genemask_viz.sequences.segments.sample_segments`), never in file order.
+    Validation is a held-out part that training never touches
+    (:func:`~genemask_viz.sequences.segments.split_genome`): whole records
+    (``val_records``) or a fraction of the bases in blocks (``val_fraction``; 0.01 when
+    neither is given). Exactly ``n_train`` segments are drawn, each used once per
+    run, so nothing is capped or cycled; ``info["epochs"]`` says how often the
+    average training position is seen. Deterministic given ``seed`` (and
+    ``split_seed`` for the validation blocks).
     """
-    from ..sequences import iter_segments
-    path = corpus_path(corpus)
-    segments = list(iter_segments(path, seed=seed, spec=segment_spec, limit=n_val + n_train))
-    if len(segments) <= n_val:
-        raise GeneMaskInputError(
-            f"the corpus gives only {len(segments)} segment(s); {n_val} are held out for validation "
-            "and none would be left to train on.", source=path,
-            fix="use a larger FASTA or fewer validation segments.")
-    val, train = segments[:n_val], segments[n_val:]
-    return PretrainingCorpus(
-        train=SequenceDataset(train, k=k, max_length=max_length),
-        # validation indices live in their own range so their masks never repeat training's
-        val=SequenceDataset(val, k=k, max_length=max_length, index_offset=1 << 40),
-        source=str(path), n_train_segments=len(train), n_val_segments=len(val))
+    from ..sequences import SegmentSpec
+    from ..sequences.genome_index import index_genome
+    from ..sequences.segments import sample_segments, split_genome
+    if int(n_train) < 1 or int(n_val) < 1:
+        raise GeneMaskInputError(f"need at least one training and one validation segment, got "
+                                 f"{n_train} and {n_val}.", fix="use steps >= 1 and n_val >= 1.")
+    if val_records and val_fraction:
+        raise GeneMaskInputError("give either validation records or a validation fraction, not both.",
+                                 fix="e.g. --val-records chr21,chr22 or --val-fraction 0.01")
+    spec = segment_spec or SegmentSpec(max_len=max_length - 2 + k - 1, min_len=k)
+    paths = corpus_paths(corpus)
+    index = index_genome(paths, cache_dir=cache_dir, progress=progress)
+    train_part, val_part, split = split_genome(
+        index, val_records=val_records,
+        val_fraction=None if val_records else (val_fraction or 0.01), split_seed=split_seed)
+    t_start, t_len, t_rec = sample_segments(train_part, int(n_train), seed=seed, stream=0, spec=spec)
+    v_start, v_len, v_rec = sample_segments(val_part, int(n_val), seed=seed, stream=1, spec=spec)
+    train = GenomeSegmentDataset(index, t_start, t_len, k=k, max_length=max_length)
+    val = GenomeSegmentDataset(index, v_start, v_len, k=k, max_length=max_length,
+                               index_offset=VAL_INDEX_OFFSET)
+    n_rec = len(index.names)
+    t_count, v_count = np.bincount(t_rec, minlength=n_rec), np.bincount(v_rec, minlength=n_rec)
+    t_bases, v_bases = train_part.per_record(n_rec), val_part.per_record(n_rec)
+    seen = int(train.lengths.sum())
+    records = [{"name": name, "length": int(index.lengths[r]),
+                "acgt_bases": int(t_bases[r] + v_bases[r]),
+                "train_bases": int(t_bases[r]), "val_bases": int(v_bases[r]),
+                "train_segments": int(t_count[r]), "val_segments": int(v_count[r])}
+               for r, name in enumerate(index.names)]
+    source = [str(p) for p in paths]
+    info = {"corpus": str(corpus) if isinstance(corpus, str) else source, "files": source,
+            "index": str(index.folder), "seed": int(seed),
+            "segments": {"max_len": spec.max_len, "min_len": spec.min_len, "p_full": spec.p_full,
+                         "sampling": "uniform start over all ACGT bases of the part, cut at N runs"},
+            "validation": split, "train_segments": int(n_train), "val_segments": int(n_val),
+            "train_bases": train_part.bases, "val_bases": val_part.bases,
+            "nucleotides_seen": seen, "val_nucleotides": int(val.lengths.sum()),
+            "mean_segment_length": round(seen / int(n_train), 2),
+            "epochs": seen / max(train_part.bases, 1), "records": records}
+    return PretrainingCorpus(train=train, val=val, source=source[0] if len(source) == 1 else source,
+                             n_train_segments=int(n_train), n_val_segments=int(n_val), info=info)

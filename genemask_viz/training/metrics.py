@@ -8,6 +8,10 @@
 - AUROC: binary, of p(class 1); more classes, one-vs-rest macro average
   (each class against the rest, by its own probability). NaN when a class is
   missing from ``y_true`` (AUROC undefined).
+- ``predicted_classes``: how many distinct classes the argmax predicts; ``collapsed``:
+  True when that is one while ``y_true`` holds several, i.e. the model says the same
+  class for every row (accuracy = that class's share, MCC 0, macro-F1 <= 1/C): a
+  failed fine-tuning, not a stable one.
 
 scikit-learn computes them (an existing, tested engine); this module fixes
 which arguments the paper's numbers need.
@@ -43,6 +47,8 @@ def classification_metrics(y_true, probs) -> dict:
     out = {"accuracy": float(accuracy_score(y, pred)),
            "macro_f1": float(f1_score(y, pred, average="macro", labels=labels, zero_division=0)),
            "mcc": float(matthews_corrcoef(y, pred))}
+    out["predicted_classes"] = int(np.unique(pred).size)
+    out["collapsed"] = bool(out["predicted_classes"] == 1 and np.unique(y).size > 1)
     if len(np.unique(y)) < n_classes:
         out["auroc"] = float("nan")
     elif n_classes == 2:

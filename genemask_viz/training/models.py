@@ -3,18 +3,32 @@
 Named presets (all BERT, the vocabulary of :class:`~genemask_viz.tokens.KmerTokenizer`,
 512 positions = 510 k-mers):
 
-============  ======  ======  =====  ============  =====================================
-name          layers  hidden  heads  intermediate  what for
-============  ======  ======  =====  ============  =====================================
-tiny               2      64      2           256  tests and demos on 2 CPU cores
-logo               2     256      8          3072  the paper's "LOGO" configuration
-dnabert-base      12     768     12          3072  BERT-base, as DNABERT
-============  ======  ======  =====  ============  =====================================
+============  ======  ======  =====  ============  ===========  =========================
+name          layers  hidden  heads  intermediate  dropout a/h  what for
+============  ======  ======  =====  ============  ===========  =========================
+tiny               2      64      2           256  0.0 / 0.1    tests, demos on 2 cores
+logo               2     256      8          3072  0.0 / 0.0    the paper's "LOGO" model
+dnabert-base      12     768     12          3072  0.1 / 0.1    BERT-base, as DNABERT
+============  ======  ======  =====  ============  ===========  =========================
+
+Dropout (a = on the attention probabilities, h = on hidden states): ``dnabert-base`` keeps
+BERT's / DNABERT's 0.1, ``logo`` the release's configuration (no dropout). ``tiny`` is not a
+paper model; it keeps hidden dropout 0.1 but has no attention-probability dropout (as
+MosaicBERT), because on CPU dropout on the attention probabilities forces PyTorch's
+attention onto its slow path that materialises the (length x length) matrix. To change
+dropout, pass ``attention_dropout`` / ``hidden_dropout`` (``PretrainConfig`` has both).
+Models use PyTorch's scaled-dot-product attention (``attn_implementation="sdpa"``).
 
 Anything else is a local folder: a Hugging Face checkpoint (``config.json`` with
 ``model_type: bert`` plus a DNABERT ``vocab.txt``, e.g. a downloaded
 ``zhihan1996/DNA_bert_6``) or a run folder of ``genemask pretrain`` (its ``model/``
-sub-folder is used). Code from the folder is never executed (no ``trust_remote_code``).
+sub-folder is used). A Hugging Face Hub id (``ORG/NAME`` or ``ORG/NAME@REVISION``, e.g.
+``zhihan1996/DNA_bert_6``) that is not a local folder is fetched into the usual Hub cache
+(``HF_HOME``/``HF_HUB_CACHE``, shared with ``from_pretrained``); ``HF_HUB_OFFLINE=1``
+uses the cache only. Its config and vocabulary are checked before the weights are
+downloaded (safetensors when the repository has them, else ``pytorch_model.bin``, which
+transformers reads with ``torch.load(weights_only=True)``). Code from a folder or
+the Hub is never executed (no ``trust_remote_code``).
 
 Checkpoints are written with ``save_pretrained`` (safetensors), our tokenizer
 (``vocab.txt`` that plain ``BertTokenizer`` reads to the same ids) and
@@ -26,6 +40,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,10 +51,13 @@ __all__ = ["MODEL_PRESETS", "ModelSource", "resolve_model", "model_config", "loa
 
 #: architecture of each named preset (BertConfig keyword arguments)
 MODEL_PRESETS: dict[str, dict] = {
-    "tiny": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=2, intermediate_size=256),
-    "logo": dict(num_hidden_layers=2, hidden_size=256, num_attention_heads=8, intermediate_size=3072),
+    "tiny": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=2, intermediate_size=256,
+                 attention_probs_dropout_prob=0.0, hidden_dropout_prob=0.1),
+    "logo": dict(num_hidden_layers=2, hidden_size=256, num_attention_heads=8, intermediate_size=3072,
+                 attention_probs_dropout_prob=0.0, hidden_dropout_prob=0.0),  # the release's config
     "dnabert-base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12,
-                         intermediate_size=3072),
+                         intermediate_size=3072, attention_probs_dropout_prob=0.1,
+                         hidden_dropout_prob=0.1),
 }
 MAX_POSITIONS = 512  # [CLS] + 510 k-mers + [SEP], as DNABERT
 TRAINING_RECORD = "training_record.json"
@@ -77,19 +95,80 @@ def _run_model_dir(path: Path) -> Path | None:
     return None
 
 
+#: a Hugging Face Hub model id, optionally with a revision: ORG/NAME[@REVISION]
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(@[\w./-]+)?")
+_HUB_WEIGHTS = (["*.safetensors", "*.safetensors.index.json"],
+                ["pytorch_model*.bin", "pytorch_model.bin.index.json"])
+
+
+def _hub_offline() -> bool:
+    """``HF_HUB_OFFLINE`` as the Hub library reads it (checked again at call time)."""
+    from huggingface_hub import constants
+    return bool(constants.HF_HUB_OFFLINE) or \
+        os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _hub_checkpoint(spec: str) -> tuple[Path, int]:
+    """Fetch (or find in the Hub cache) a Hub model; check its vocabulary before its weights.
+
+    Returns the snapshot folder (``models--ORG--NAME/snapshots/REV``) and the checkpoint's k.
+    """
+    from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    repo_id, _, revision = spec.partition("@")
+    kw = dict(revision=revision or None, local_files_only=_hub_offline())
+    if kw["local_files_only"]:
+        where, todo = ("in the local Hugging Face cache (HF_HUB_OFFLINE is set)",
+                       "unset HF_HUB_OFFLINE to download it once")
+    else:
+        where, todo = "on the Hugging Face Hub or in its local cache", "connect to the internet"
+    fix = (f"check the model id (ORG/NAME), {todo}, or give a local checkpoint folder; "
+           f"presets: {sorted(MODEL_PRESETS)}.")
+    try:
+        folder = Path(hf_hub_download(repo_id, "config.json", **kw)).parent
+        for name in ("vocab.txt", "tokenizer.json"):
+            try:
+                hf_hub_download(repo_id, name, **kw)
+                break
+            except (EntryNotFoundError, LocalEntryNotFoundError):
+                continue
+        k = check_checkpoint(folder)  # a wrong vocabulary stops here, before the weights
+        for patterns in _HUB_WEIGHTS:
+            snapshot_download(repo_id, allow_patterns=patterns, **kw)
+            if any(folder.glob(patterns[0])):
+                break
+    except RepositoryNotFoundError:
+        raise GeneMaskInputError(f"model {spec!r} is neither a preset, a local folder, nor a model on "
+                                 "the Hugging Face Hub (or it is private or gated).", fix=fix) from None
+    except (EntryNotFoundError, LocalEntryNotFoundError, OSError) as exc:
+        raise GeneMaskInputError(f"model {spec!r} is neither a preset nor a local folder, and was not "
+                                 f"found {where} ({type(exc).__name__}).", fix=fix) from None
+    if not any(any(folder.glob(p[0])) for p in _HUB_WEIGHTS):
+        raise GeneMaskInputError(f"Hub model {spec!r} has no weights {where} (looked for "
+                                 "*.safetensors and pytorch_model*.bin).", source=folder, fix=fix)
+    return folder, k
+
+
 def resolve_model(spec: str | os.PathLike, k: int = 6) -> ModelSource:
-    """Turn ``tiny|logo|dnabert-base|RUN_DIR|CHECKPOINT_DIR`` into a :class:`ModelSource`.
+    """Turn ``tiny|logo|dnabert-base|RUN_DIR|CHECKPOINT_DIR|ORG/NAME`` into a :class:`ModelSource`.
 
     A checkpoint folder is checked: it must hold ``config.json`` of a BERT model and a
-    DNABERT-style ``vocab.txt`` whose size matches the model's embeddings.
+    DNABERT-style ``vocab.txt`` whose size matches the model's embeddings. A Hub id
+    that is not an existing folder is resolved to its snapshot in the Hub cache and
+    checked the same way (see the module docstring).
     """
     text = str(spec)
     if text in MODEL_PRESETS:
         return ModelSource(text, text, None, k)
     path = Path(text).expanduser()
+    if not path.exists() and _HUB_ID.fullmatch(text):
+        folder, k_hub = _hub_checkpoint(text)
+        return ModelSource(text, None, folder, k_hub)
     if not path.exists():
         raise GeneMaskInputError(f"model {text!r} is neither a preset nor an existing folder.",
-                                 fix=f"use one of {sorted(MODEL_PRESETS)} or a checkpoint folder.")
+                                 fix=f"use one of {sorted(MODEL_PRESETS)}, a checkpoint folder or a "
+                                     "Hugging Face Hub id (ORG/NAME).")
     if not path.is_dir():
         raise GeneMaskInputError("a model must be a folder (config.json, weights, vocab.txt).",
                                  source=path, fix="give the checkpoint folder, not a file in it.")
@@ -160,7 +239,7 @@ def _checkpoint_words(path: Path) -> list[str]:
 
 
 def model_config(preset: str, k: int = 6, **overrides):
-    """BertConfig of a preset for k-mer size ``k`` (dropout 0.1, 512 positions)."""
+    """BertConfig of a preset for k-mer size ``k`` (the preset's dropout, 512 positions, SDPA)."""
     from transformers import BertConfig
 
     from ..tokens import kmer_vocab
@@ -168,8 +247,8 @@ def model_config(preset: str, k: int = 6, **overrides):
         raise GeneMaskInputError(f"unknown model preset {preset!r}.",
                                  fix=f"use one of {sorted(MODEL_PRESETS)} or a checkpoint folder.")
     kwargs = dict(vocab_size=len(kmer_vocab(k)), max_position_embeddings=MAX_POSITIONS,
-                  hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, pad_token_id=0,
-                  type_vocab_size=2, **MODEL_PRESETS[preset])
+                  pad_token_id=0, type_vocab_size=2, attn_implementation="sdpa",
+                  **MODEL_PRESETS[preset])
     kwargs.update(overrides)
     return BertConfig(**kwargs)
 
@@ -181,14 +260,31 @@ def load_tokenizer(source: ModelSource):
     return KmerTokenizer(k=source.k, model_max_length=MAX_POSITIONS)
 
 
-def build_mlm(source: ModelSource, seed: int = 0):
-    """``BertForMaskedLM``: fresh weights (seeded) for a preset, else loaded from the folder."""
+def build_mlm(source: ModelSource, seed: int = 0, attention_dropout: float | None = None,
+              hidden_dropout: float | None = None):
+    """The MLM model for pretraining: fresh weights (seeded) for a preset, else loaded.
+
+    A :class:`~genemask_viz.training.fastmlm.SparseBertForMaskedLM` (a ``BertForMaskedLM``
+    whose head runs only at masked positions when given labels; it saves plain
+    ``BertForMaskedLM`` checkpoints) with SDPA attention. ``attention_dropout`` /
+    ``hidden_dropout`` override the preset's or checkpoint's dropout (None: keep it).
+    """
     import torch
-    from transformers import BertForMaskedLM
+
+    from .fastmlm import SparseBertForMaskedLM
+    overrides = {}
+    if attention_dropout is not None:
+        overrides["attention_probs_dropout_prob"] = float(attention_dropout)
+    if hidden_dropout is not None:
+        overrides["hidden_dropout_prob"] = float(hidden_dropout)
+    for name, value in overrides.items():
+        if not 0.0 <= value < 1.0:
+            raise GeneMaskInputError(f"{name} must be in [0, 1), got {value}.")
     if source.path is not None:
-        return BertForMaskedLM.from_pretrained(source.path)
+        return SparseBertForMaskedLM.from_pretrained(source.path, attn_implementation="sdpa",
+                                                     **overrides)
     torch.manual_seed(seed)
-    return BertForMaskedLM(model_config(source.preset, source.k))
+    return SparseBertForMaskedLM(model_config(source.preset, source.k, **overrides))
 
 
 def build_classifier(source: ModelSource, num_labels: int, seed: int = 0, dropout: float = 0.1):

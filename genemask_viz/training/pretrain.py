@@ -14,6 +14,11 @@ Resuming: a run folder that holds checkpoints continues from the last one
 (model, optimizer, scheduler, RNG states; Trainer skips the batches already seen,
 and masks are seeded per batch from the example indices), so the losses after the
 checkpoint are those of an uninterrupted run.
+
+Speed (issue 11; :mod:`.fastmlm`): the MLM head runs only at masked positions, attention
+is PyTorch's scaled-dot-product attention, batches group segments of similar length
+(``group_by_length``) so that little is padded, torch uses every core this process may run
+on (``threads``), and Trainer's progress goes to stderr (stdout stays clean for pipes).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from ..errors import GeneMaskInputError, GeneMaskWarning
 from .callbacks import RunLogger
 from .corpus import STRATEGIES, TABLE_STRATEGIES, BatchCollator, make_collator, pretraining_corpus
 from .models import build_mlm, load_tokenizer, resolve_model, save_model
-from .registry import write_json_atomic
+from .registry import checkpoint_problem, write_json_atomic
 
 __all__ = ["PretrainConfig", "PretrainResult", "pretrain", "masked_accuracy", "device_info",
            "last_complete_checkpoint"]
@@ -64,7 +69,9 @@ class PretrainConfig:
     save_steps: int = 500
     save_total_limit: int | None = 2
     eval_steps: int | None = None     # None: at the end only
-    n_val: int = 64                   # held-out segments (validation MLM loss / accuracy)
+    n_val: int = 64                   # validation segments (MLM loss / accuracy), from the held-out part
+    val_records: str | None = None    # held-out records, e.g. "chr21,chr22" (else val_fraction)
+    val_fraction: float | None = None  # held-out share of the bases, in blocks (default 0.01)
     logging_steps: int = 10
     table: str | None = None          # n-gram score table file; None: count the corpus
     table_max_n: int = 10
@@ -72,10 +79,13 @@ class PretrainConfig:
     mlm_probability: float | None = None  # None: the strategy's own default
     precision: str = "auto"           # auto | bf16 | fp32
     num_workers: int = 0              # dataloader worker processes
-    max_segments: int = 200_000       # corpus segments kept in memory at most
+    max_segments: int | None = None   # refuse runs that need more training segments than this
     full_length_fraction: float = 0.5  # segments of max length (paper 0.5; 1.0 = fixed length)
     torch_compile: bool = False
-    threads: int | None = None        # CPU threads for torch (None: torch's default)
+    threads: int | None = None        # CPU threads for torch (None: every core we may use)
+    group_by_length: bool = True      # batches of similar-length segments (less padding)
+    attention_dropout: float | None = None  # None: the preset's / checkpoint's (models.py)
+    hidden_dropout: float | None = None     # None: the preset's / checkpoint's
     k: int = 6
 
     def __post_init__(self):
@@ -89,6 +99,22 @@ class PretrainConfig:
                 raise GeneMaskInputError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if not 8 <= self.max_length <= 512:
             raise GeneMaskInputError(f"max_length must be 8..512 positions, got {self.max_length}.")
+        if self.val_records and self.val_fraction is not None:
+            raise GeneMaskInputError("give either val_records or val_fraction, not both.",
+                                     fix="e.g. --val-records chr21,chr22 or --val-fraction 0.01")
+        if self.val_fraction is not None and not 0 < float(self.val_fraction) < 1:
+            raise GeneMaskInputError(f"val_fraction must be between 0 and 1, got {self.val_fraction}.",
+                                     source="--val-fraction", fix="e.g. --val-fraction 0.01")
+        if int(self.n_val) < 1:
+            raise GeneMaskInputError(f"n_val must be at least 1, got {self.n_val}.", source="--n-val")
+        need = int(self.steps) * int(self.batch_size) * int(self.grad_accum)  # x processes at run time
+        if self.max_segments is not None and need > int(self.max_segments):
+            raise GeneMaskInputError(
+                f"the run needs {need:,} training segments ({self.steps} steps x "
+                f"{int(self.batch_size) * int(self.grad_accum)} per step) but max_segments is "
+                f"{int(self.max_segments):,}.",
+                fix="drop max_segments: segments are drawn from the whole genome on the fly, so "
+                    "memory does not grow with the run (12 bytes per segment).")
 
 
 @dataclass
@@ -124,7 +150,18 @@ def masked_accuracy(eval_pred) -> dict:
 
 
 def _argmax_logits(logits, labels):
-    return logits.argmax(dim=-1)  # keep (batch, length) ids instead of (batch, length, vocab)
+    # keep (batch, length) ids instead of (batch, length, vocab); the sparse head's
+    # (n_masked, vocab) logits are scattered back to their positions
+    from .fastmlm import masked_argmax
+    return masked_argmax(logits, labels)
+
+
+def default_threads() -> int:
+    """CPU threads for torch: the cores this process may run on (``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def last_complete_checkpoint(folder: str | os.PathLike) -> str | None:
@@ -141,11 +178,11 @@ def last_complete_checkpoint(folder: str | os.PathLike) -> str | None:
     found = sorted(((int(m.group(1)), d) for d in folder.iterdir()
                     if d.is_dir() and (m := _CHECKPOINT.match(d.name))), reverse=True)
     for _, d in found:
-        if (d / "trainer_state.json").is_file() and any((d / w).is_file() for w in _WEIGHTS):
+        problem = checkpoint_problem(d)  # files exist, are whole and parse (registry.py)
+        if problem is None:
             return str(d)
-        warnings.warn(f"{d}: incomplete checkpoint (no trainer_state.json or model weights; "
-                      "probably interrupted while saving); resuming from an earlier one.",
-                      GeneMaskWarning, stacklevel=2)
+        warnings.warn(f"{d}: incomplete checkpoint ({problem}; probably interrupted while "
+                      "saving); resuming from an earlier one.", GeneMaskWarning, stacklevel=2)
     return None
 
 
@@ -168,17 +205,38 @@ def pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool 
              callbacks=(), resume: bool = True) -> PretrainResult:
     """Pretrain (or resume) in ``run_dir``: checkpoints/, metrics.jsonl, model/, eval.json.
 
+    ``progress``: a progress bar on stderr; False: no bars at all (also none of
+    ``transformers``' own, e.g. "Writing model shards"). Nothing is printed to stdout.
+    See :func:`_pretrain`.
+    """
+    from transformers.utils import logging as hf_logging
+    bars = hf_logging.is_progress_bar_enabled()
+    if not progress:
+        hf_logging.disable_progress_bar()
+    try:
+        return _pretrain(config, run_dir, progress=progress, callbacks=callbacks, resume=resume)
+    finally:
+        if bars and not progress:
+            hf_logging.enable_progress_bar()
+
+
+def _pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool = True,
+              callbacks=(), resume: bool = True) -> PretrainResult:
+    """Pretrain (or resume) in ``run_dir``: checkpoints/, metrics.jsonl, model/, eval.json.
+
     ``run_dir`` should be a registry run folder (see :mod:`.registry`); this
     function does not change its state, :func:`genemask_viz.training.worker.execute_run`
     does.
     """
     import torch
     from transformers import Trainer, TrainingArguments
-    from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from .callbacks import StderrProgress
+    from .fastmlm import LengthGroupedSampler, dataset_lengths
 
     run_dir = Path(run_dir)
-    if config.threads:
-        torch.set_num_threads(int(config.threads))
+    torch.set_num_threads(int(config.threads or default_threads()))
     info = device_info(config.precision)
     is_main = int(os.environ.get("RANK", "0")) == 0
     source = resolve_model(config.model, k=config.k)
@@ -189,9 +247,19 @@ def pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool 
     spec = SegmentSpec(max_len=config.max_length - 2 + config.k - 1,
                        min_len=config.k, p_full=config.full_length_fraction)
     per_step = config.batch_size * config.grad_accum * info["world_size"]
-    n_train = min(config.steps * per_step, config.max_segments)
+    n_train = config.steps * per_step  # drawn from the whole genome; each used once (corpus.json)
+    if config.max_segments is not None and n_train > config.max_segments:
+        raise GeneMaskInputError(
+            f"the run needs {n_train:,} training segments ({config.steps} steps x {per_step} per "
+            f"step) but max_segments is {config.max_segments:,}.",
+            fix="drop max_segments: segments are drawn from the whole genome on the fly, so "
+                "memory does not grow with the run (12 bytes per segment).")
     corpus = pretraining_corpus(config.corpus, n_train=n_train, n_val=config.n_val, seed=config.seed,
-                                k=config.k, max_length=config.max_length, segment_spec=spec)
+                                k=config.k, max_length=config.max_length, segment_spec=spec,
+                                val_records=config.val_records, val_fraction=config.val_fraction,
+                                progress=progress and is_main)
+    if is_main:
+        write_json_atomic(run_dir / "corpus.json", corpus.report())
     table, table_source = _score_table(config, corpus.source, run_dir, is_main)
     masker = make_collator(config.strategy, tokenizer, table=table, seed=config.seed,
                            mlm_probability=config.mlm_probability)
@@ -215,13 +283,27 @@ def pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool 
         # then multiply loss and gradients by the number of processes
         average_tokens_across_devices=False)
     logger = RunLogger(run_dir)
-    model = build_mlm(source, seed=config.seed)
-    trainer = Trainer(model=model, args=args, train_dataset=corpus.train, eval_dataset=corpus.val,
-                      data_collator=collator, compute_metrics=masked_accuracy,
-                      preprocess_logits_for_metrics=_argmax_logits,
-                      callbacks=[logger, *callbacks])
-    if not progress:
-        trainer.remove_callback(PrinterCallback)  # no log dicts on stdout either
+    model = build_mlm(source, seed=config.seed, attention_dropout=config.attention_dropout,
+                      hidden_dropout=config.hidden_dropout)
+
+    class PretrainTrainer(Trainer):
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = self.train_dataset if train_dataset is None else train_dataset
+            if not config.group_by_length:
+                return super()._get_train_sampler(train_dataset)
+            return LengthGroupedSampler(dataset_lengths(dataset), self.args.train_batch_size,
+                                        seed=config.seed)
+
+    trainer = PretrainTrainer(model=model, args=args, train_dataset=corpus.train,
+                              eval_dataset=corpus.val, data_collator=collator,
+                              compute_metrics=masked_accuracy,
+                              preprocess_logits_for_metrics=_argmax_logits,
+                              callbacks=[logger, *callbacks])
+    # no log dicts on stdout (metrics.jsonl has them); progress bar on stderr, or none
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if progress:
+        trainer.add_callback(StderrProgress())
     last = last_complete_checkpoint(run_dir / "checkpoints") if resume else None
     train_out = trainer.train(resume_from_checkpoint=last)
     result = PretrainResult(run_dir, None, train=dict(train_out.metrics), cancelled=logger.cancelled,

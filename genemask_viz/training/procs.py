@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["boot_id", "process_start", "process_identity", "pid_alive"]
+__all__ = ["boot_id", "process_start", "process_identity", "pid_alive", "identity_proven"]
 
 _BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 
@@ -23,7 +23,7 @@ def _stat_fields(pid: int) -> list[str] | None:
     try:
         with open(f"/proc/{int(pid)}/stat") as fh:
             return fh.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError, ValueError):
+    except (OSError, IndexError, ValueError, TypeError, OverflowError):
         return None
 
 
@@ -41,7 +41,7 @@ def process_start(pid) -> int | None:
     fields = _stat_fields(pid) if pid else None
     try:
         return int(fields[22 - 3]) if fields else None
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, TypeError):
         return None
 
 
@@ -53,8 +53,9 @@ def process_identity(pid) -> dict:
 
 def pid_alive(pid, pid_start=None, boot=None) -> bool:
     """True when a process ``pid`` exists, is not a zombie, and, where recorded, has the
-    same start time (``pid_start``) and runs in the same boot (``boot``)."""
-    if not pid:
+    same start time (``pid_start``) and runs in the same boot (``boot``). Anything but a
+    positive integer pid (a tampered status file: -1 would address every process) is not."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
         return False
     if boot is not None:
         now = boot_id()
@@ -66,7 +67,7 @@ def pid_alive(pid, pid_start=None, boot=None) -> bool:
         return False
     except PermissionError:
         pass  # exists, owned by another user
-    except (OverflowError, ValueError):
+    except (OverflowError, ValueError, TypeError):
         return False
     fields = _stat_fields(pid)
     if fields is None:
@@ -76,6 +77,20 @@ def pid_alive(pid, pid_start=None, boot=None) -> bool:
     if pid_start is not None:
         try:
             return int(fields[22 - 3]) == int(pid_start)
-        except (IndexError, ValueError):
+        except (IndexError, ValueError, TypeError, OverflowError):
             return True
     return True
+
+
+def identity_proven(pid, pid_start=None, boot=None) -> bool:
+    """True only when ``pid`` is provably the process that was recorded: it is alive, a start
+    time was recorded and ``/proc`` shows the same one, and (where recorded) the boot is
+    the same. A process may be signalled only then: a pid alone (an old status file, no
+    ``/proc``) may since belong to an unrelated process."""
+    if not pid or pid_start is None or not pid_alive(pid, pid_start, boot):
+        return False
+    now = process_start(pid)
+    try:
+        return now is not None and now == int(pid_start)
+    except (TypeError, ValueError, OverflowError):
+        return False

@@ -28,6 +28,7 @@ import fcntl
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,13 +39,14 @@ from pathlib import Path
 
 from ..errors import GeneMaskInputError
 from ..jsonsafe import json_safe
+from .procs import identity_proven as _identity_proven
 from .procs import pid_alive as _pid_alive
 from .procs import process_identity
 
 __all__ = ["STATES", "runs_root", "write_json_atomic", "write_text_atomic", "read_json", "create_run", "start_run",
            "run_status", "set_status", "run_progress", "cancel_run", "list_runs", "compare_runs",
            "read_metrics", "load_results", "resolve_run", "wait_for_slot", "append_metrics",
-           "is_cancel_requested"]
+           "is_cancel_requested", "checkpoint_problem", "read_config"]
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINAL_STATES = ("done", "failed", "cancelled")
@@ -85,10 +87,47 @@ def write_json_atomic(path: str | os.PathLike, data) -> Path:
 
 
 def read_json(path: str | os.PathLike, default=None):
+    """The JSON in ``path``; ``default`` when the file does not exist. A malformed file
+    (tampered with, or not ours) is a :class:`GeneMaskInputError` naming the file and line."""
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return default
+    except IsADirectoryError:
+        raise GeneMaskInputError("is a folder, expected a JSON file.", source=path,
+                                 fix="remove or rename the folder.") from None
+    except json.JSONDecodeError as exc:
+        raise GeneMaskInputError(f"is not valid JSON ({exc.msg}, column {exc.colno}).",
+                                 source=path, line=exc.lineno,
+                                 fix="restore or delete the file (a run folder's JSON files are "
+                                     "only ever written whole by genemask).") from None
+    except UnicodeDecodeError as exc:
+        raise GeneMaskInputError(f"is not UTF-8 text ({exc.reason}).", source=path,
+                                 fix="restore or delete the file.") from None
+
+
+def read_config(run_dir: str | os.PathLike) -> dict:
+    """A run's ``config.json`` as a dict; a missing, malformed or non-object file is a
+    :class:`GeneMaskInputError` naming it."""
+    path = Path(run_dir) / "config.json"
+    cfg = read_json(path)
+    if not isinstance(cfg, dict):
+        raise GeneMaskInputError("does not hold a run configuration (a JSON object).", source=path,
+                                 fix="restore it, or delete the run folder.")
+    return cfg
+
+
+def _read_dict(path: Path) -> tuple[dict | None, str | None]:
+    """``(data, None)`` for a JSON object file, ``(None, None)`` when absent,
+    ``(None, problem)`` when malformed or not an object (for listings that must go on)."""
+    try:
+        data = read_json(path)
+    except (GeneMaskInputError, OSError) as exc:
+        return None, str(exc)
+    if data is not None and not isinstance(data, dict):
+        return None, f"{path}: holds a JSON {type(data).__name__}, expected an object."
+    return data, None
 
 
 def append_metrics(run_dir: str | os.PathLike, row: dict) -> None:
@@ -113,6 +152,12 @@ def create_run(kind: str, params: dict, root: str | os.PathLike | None = None,
         run_dir = runs_root(root) / (name or f"{stamp}-{kind}-{secrets.token_hex(2)}")
     run_dir = Path(run_dir)
     old = read_json(run_dir / "config.json")
+    if old is not None and not isinstance(old, dict):
+        raise GeneMaskInputError("config.json does not hold a JSON object.", source=run_dir,
+                                 fix="choose a new --out folder, or delete this one.")
+    if old is not None and _failed_before_first_step(run_dir, old, kind, params):
+        shutil.rmtree(run_dir)  # nothing in it worth keeping: the corrected command starts over
+        old = None
     if old is not None:
         if old.get("kind") != kind or old.get("params") != json.loads(json.dumps(params, default=str)):
             raise GeneMaskInputError(
@@ -139,9 +184,88 @@ def create_run(kind: str, params: dict, root: str | os.PathLike | None = None,
     return run_dir
 
 
+def _failed_before_first_step(run_dir: Path, old: dict, kind: str, params: dict) -> bool:
+    """Did the run in ``run_dir`` (with other settings than ``kind``/``params``) fail before
+    its first step, leaving nothing to resume? Such a run may be replaced by a new one."""
+    if old.get("kind") == kind and old.get("params") == json.loads(json.dumps(params, default=str)):
+        return False  # the same run: resume it instead
+    status = run_status(run_dir)
+    if status.get("state") != "failed" or (_count(status.get("step")) or 0) > 0:
+        return False
+    checkpoints, model = run_dir / "checkpoints", run_dir / "model"
+    if (checkpoints.is_dir() and any(checkpoints.iterdir())) or model.exists():
+        return False
+    return not len(read_metrics(run_dir))
+
+
+#: model weight files of a Trainer checkpoint (one of them must be there)
+CHECKPOINT_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                      "pytorch_model.bin.index.json")
+#: torch's zip-format files a checkpoint may hold (optimizer, scheduler, RNG states, ...)
+_ZIP_SUFFIXES = (".pt", ".pth", ".bin")
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """Is ``path`` a whole safetensors file? (header JSON parses; data ends at the file end)"""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if size < 8 or n > size - 8:
+                return "header length beyond the file end"
+            header = json.loads(fh.read(n))
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        return f"unreadable header ({type(exc).__name__})"
+    if 8 + n + max(ends, default=0) != size:
+        return f"{size:,} bytes where the header promises {8 + n + max(ends, default=0):,}"
+    return None
+
+
+def checkpoint_problem(folder: str | os.PathLike) -> str | None:
+    """Why a Trainer ``checkpoint-N`` folder cannot be resumed from, or None when it can.
+
+    Checked (cheaply: no tensor is loaded): ``trainer_state.json`` is a JSON object whose
+    ``global_step`` is N; model weights exist, and a ``model.safetensors`` is whole; every
+    torch file (optimizer, scheduler, RNG states) is a complete zip archive. A process
+    killed while saving leaves one of these half-written.
+    """
+    import zipfile
+    folder = Path(folder)
+    state_file = folder / "trainer_state.json"
+    if not state_file.is_file():
+        return "no trainer_state.json"
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        step = int(state["global_step"])
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        return f"trainer_state.json is unreadable ({type(exc).__name__})"
+    name_step = folder.name.rpartition("-")[2]
+    if name_step.isdigit() and int(name_step) != step:
+        return f"trainer_state.json says step {step}, the folder name {name_step}"
+    weights = [folder / w for w in CHECKPOINT_WEIGHTS if (folder / w).is_file()]
+    if not weights:
+        return "no model weights"
+    for w in weights:
+        if w.name == "model.safetensors" and (why := _safetensors_problem(w)):
+            return f"model.safetensors is incomplete ({why})"
+        if w.name.endswith(".json"):
+            try:
+                json.loads(w.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                return f"{w.name} is unreadable ({type(exc).__name__})"
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and f.suffix in _ZIP_SUFFIXES and not zipfile.is_zipfile(f):
+            return f"{f.name} is incomplete (not a whole torch archive)"
+    return None
+
+
 def run_status(run_dir: str | os.PathLike) -> dict:
     """``status.json`` of a run; a ``running`` run whose process died reads as ``failed``."""
-    status = read_json(Path(run_dir) / "status.json", default={}) or {}
+    status, problem = _read_dict(Path(run_dir) / "status.json")
+    if problem:  # a tampered status file: report it, never fail a listing over it
+        return {"state": "unreadable", "error": problem}
+    status = status or {}
     if status.get("state") == "running" and status.get("pid") and not _status_alive(status):
         status = dict(status, state="failed",
                       error=status.get("error") or "the run's process ended without reporting "
@@ -159,7 +283,7 @@ def set_status(run_dir: str | os.PathLike, **fields) -> dict:
     if "pid" in fields and "pid_start" not in fields:
         fields = {**process_identity(fields["pid"]), **fields}
     path = Path(run_dir) / "status.json"
-    status = read_json(path, default={}) or {}
+    status = _read_dict(path)[0] or {}  # a malformed status file is replaced
     status.update(fields, updated=_now())
     write_json_atomic(path, status)
     return status
@@ -241,7 +365,10 @@ def cancel_run(run_dir: str | os.PathLike, timeout_s: float = 30.0) -> dict:
 
     A cancel request file is written; a running worker stops at its next step,
     keeps its last checkpoint and writes ``cancelled``. After ``timeout_s`` the
-    process group is killed (SIGTERM, then SIGKILL) and the run marked cancelled.
+    process is killed (SIGTERM, then SIGKILL; its process group when it leads one),
+    but only when its identity is proven (the recorded start time matches, see
+    :func:`.procs.identity_proven`): a status file with a bare pid (old format, no
+    ``/proc``) or a pid that was reused is never signalled, only marked cancelled.
     """
     run_dir = resolve_run(run_dir)
     status = run_status(run_dir)
@@ -256,16 +383,24 @@ def cancel_run(run_dir: str | os.PathLike, timeout_s: float = 30.0) -> dict:
         if not _status_alive(status) or run_status(run_dir).get("state") in FINAL_STATES:
             break
         time.sleep(0.2)
+    proven = _identity_proven(pid, status.get("pid_start"), status.get("boot_id"))
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        if not _status_alive(status):
+        if not proven or not _status_alive(status):
             break
         try:
-            os.killpg(int(pid), sig)
+            if os.getpgid(pid) == pid:  # a background worker leads its own session
+                os.killpg(pid, sig)
+            else:  # a foreground run shares its group with the shell: only the process
+                os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
         time.sleep(1.0)
-    if run_status(run_dir).get("state") not in FINAL_STATES:
-        set_status(run_dir, state="cancelled", finished=_now(), message="cancelled (killed)")
+    stored = _read_dict(run_dir / "status.json")[0] or {}  # not run_status: a killed run
+    if stored.get("state") not in FINAL_STATES:            # reads as failed there
+        message = "cancelled (killed)" if proven else (
+            f"cancelled; process {pid} was not signalled (its identity could not be proven: "
+            "no recorded start time); it stops at its next step if it is the run's worker")
+        set_status(run_dir, state="cancelled", finished=_now(), message=message)
     return run_status(run_dir)
 
 
@@ -288,26 +423,39 @@ def read_metrics(run_dir: str | os.PathLike):
     if not path.exists():
         return pd.DataFrame(columns=["step", "loss", "lr", "elapsed"])
     rows = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:  # a line being written right now
             continue
+        if isinstance(row, dict):
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _count(value) -> int | None:
+    """A step count from a status file: a non-negative int, else None (tampered values)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if number >= 0 else None
 
 
 def run_progress(run_dir: str | os.PathLike) -> dict:
     """What a progress bar needs: state, step / max_steps, fraction, last loss, elapsed, eta."""
+    import pandas as pd
     run_dir = Path(run_dir)
     status = run_status(run_dir)
-    step, total = int(status.get("step") or 0), status.get("max_steps")
+    step, total = _count(status.get("step")) or 0, _count(status.get("max_steps"))
     metrics = read_metrics(run_dir)
     loss = elapsed = None
     if len(metrics) and "loss" in metrics:
-        losses = metrics["loss"].dropna()
+        losses = pd.to_numeric(metrics["loss"], errors="coerce").dropna()
         loss = float(losses.iloc[-1]) if len(losses) else None
     if len(metrics) and "elapsed" in metrics:
-        elapsed = float(metrics["elapsed"].dropna().iloc[-1]) if metrics["elapsed"].notna().any() else None
+        times = pd.to_numeric(metrics["elapsed"], errors="coerce").dropna()
+        elapsed = float(times.iloc[-1]) if len(times) else None
     fraction = min(step / total, 1.0) if total else (1.0 if status.get("state") == "done" else 0.0)
     eta = elapsed * (1 - fraction) / fraction if elapsed and 0 < fraction < 1 else None
     return {"state": status.get("state"), "step": step, "max_steps": total, "fraction": fraction,
@@ -321,20 +469,30 @@ def load_results(run_dir: str | os.PathLike):
     import pandas as pd
     run_dir = resolve_run(run_dir)
     if (run_dir / "results.csv").exists():
-        return pd.read_csv(run_dir / "results.csv")
+        try:
+            return pd.read_csv(run_dir / "results.csv")
+        except (ValueError, OSError) as exc:  # tampered with: say so instead of a traceback
+            raise GeneMaskInputError(f"cannot be read as a table ({type(exc).__name__}).",
+                                     source=run_dir / "results.csv",
+                                     fix="restore or delete the file.") from None
     return read_json(run_dir / "eval.json")
 
 
 def _headline(run_dir: Path) -> dict:
     """Final metrics of a run for listings: eval loss/accuracy or mean few-shot metrics."""
-    ev = read_json(run_dir / "eval.json")
+    ev = _read_dict(run_dir / "eval.json")[0]
     if ev:
         return {k: ev.get(k) for k in ("eval_loss", "eval_accuracy")}
-    summary = read_json(run_dir / "summary.json")
-    if summary and summary.get("settings"):
-        first = summary["settings"][0]
-        return {k: first.get(k) for k in ("accuracy_mean", "mcc_mean", "auroc_mean")}
+    summary = _read_dict(run_dir / "summary.json")[0]
+    settings = summary.get("settings") if summary else None
+    if isinstance(settings, list) and settings and isinstance(settings[0], dict):
+        return {k: settings[0].get(k) for k in ("accuracy_mean", "mcc_mean", "auroc_mean")}
     return {}
+
+
+def _params(cfg: dict) -> dict:
+    params = cfg.get("params")
+    return params if isinstance(params, dict) else {}
 
 
 def list_runs(root: str | os.PathLike | None = None):
@@ -345,10 +503,15 @@ def list_runs(root: str | os.PathLike | None = None):
     rows = []
     if root.exists():
         for d in sorted(root.iterdir()):
-            cfg = read_json(d / "config.json") if d.is_dir() else None
-            if not cfg or "kind" not in cfg:
+            if not d.is_dir() or not (d / "config.json").exists():
                 continue
-            status, params = run_status(d), cfg.get("params", {})
+            cfg, problem = _read_dict(d / "config.json")
+            if problem or not cfg or "kind" not in cfg:  # listed, so that it can be found
+                rows.append({"id": d.name, "kind": None, "state": "unreadable",
+                             "error": problem or f"{d / 'config.json'}: no run kind in it.",
+                             "path": str(d)})
+                continue
+            status, params = run_status(d), _params(cfg)
             rows.append({"id": d.name, "kind": cfg["kind"], "state": status.get("state"),
                          "step": status.get("step"), "max_steps": status.get("max_steps"),
                          "created": cfg.get("created"), "model": params.get("model"),
@@ -367,10 +530,10 @@ def compare_runs(runs, root: str | os.PathLike | None = None):
     rows = []
     for run in runs:
         d = resolve_run(run, root)
-        cfg = read_json(d / "config.json", default={})
+        cfg = _read_dict(d / "config.json")[0] or {}
         rows.append({"id": d.name, "kind": cfg.get("kind"), "state": run_status(d).get("state"),
                      **{f"param.{k}": (json.dumps(v) if isinstance(v, (list, dict)) else v)
-                        for k, v in cfg.get("params", {}).items()},
+                        for k, v in _params(cfg).items()},
                      **_headline(d)})
     frame = pd.DataFrame(rows)
     same = [c for c in frame.columns if c.startswith("param.") and frame[c].nunique(dropna=False) <= 1]

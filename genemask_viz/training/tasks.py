@@ -2,7 +2,8 @@
 
 Task sources (:func:`load_task`):
 
-- **GeneMask layout** (``../shared/data/genemask/fewshot/<name>``): one folder per
+- **GeneMask layout** (a data set name such as ``Prom-core``, found by :mod:`genemask_viz.data`,
+  or such a folder): one folder per
   shot count (``10/``, ``50/``, ...) holding a labelled TSV, and ``test.tsv`` or
   ``full-dataset/test.tsv``. The candidate pool is the union of all shot files
   (deduplicated by sequence).
@@ -14,13 +15,23 @@ Task sources (:func:`load_task`):
 - ``"demo"``: windows of the demo genome holding a planted JASPAR motif (label 1)
   versus background windows that overlap no planted site (label 0).
 
+**A task's test set is fixed** (spec section 5): the same rows for every shot count and
+every seed, so results compare across k. Test-file rows whose sequence occurs anywhere in
+the pool (any shot file) are dropped once, at loading, and counted in ``test_note``; a
+draw can then never share a sequence with the test set. A GeneMask-layout task without
+a test file (Cohn-enh) gets one stratified held-out split of its pool
+(``test_fraction``, ``split_seed``), drawn once and saved as a TSV under
+``$GENEMASK_CACHE/fewshot_splits/`` (default ``~/.cache/genemask_viz/fewshot_splits``;
+the file name holds a hash of the pool, fraction and seed) and reused from there; its
+shots are drawn from the rest of the pool. :func:`table_hash` fingerprints a test set.
+
 Drawing (:func:`draw_shots`): for a GeneMask-layout task whose shot file for k holds
 exactly k rows per class, that file *is* the draw (the dataset's own shots; seeds then
 vary the fine-tuning only). A shot file holding more rows per class (Splice-40 ships
-10x) is a pool to draw k per class from with the seed; otherwise k per class are drawn
-from the task's pool. The test set never holds a training sequence: rows of the test
-file that also occur in the draw are dropped (and counted). A task without a test file
-(Cohn-enh) is tested on the pool rows the draw did not use, and the draw says so.
+10x) is a **pool** to draw k per class from with the seed, and the draw says so
+(``ShotDraw.shot_file_role``); otherwise k per class are drawn from the task's pool.
+``max_test`` keeps one fixed random subset of the test set (seed 0), the same for
+every k and seed.
 """
 
 from __future__ import annotations
@@ -28,12 +39,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import hashlib
+import os
+
 import numpy as np
 import pandas as pd
 
 from ..errors import GeneMaskInputError
 
-__all__ = ["FewShotTask", "ShotDraw", "load_task", "demo_task", "draw_shots"]
+__all__ = ["FewShotTask", "ShotDraw", "load_task", "demo_task", "draw_shots", "table_hash"]
 
 _TABLE_EXT = (".tsv", ".csv", ".txt")
 
@@ -42,10 +56,11 @@ _TABLE_EXT = (".tsv", ".csv", ".txt")
 class FewShotTask:
     name: str
     pool: pd.DataFrame                     # sequence, label (+ line, file)
-    test: pd.DataFrame | None              # None: hold out unused pool rows per draw
+    test: pd.DataFrame | None              # the fixed test set (load_task always sets it)
     source: str
     shot_files: dict[int, pd.DataFrame] = field(default_factory=dict)
     test_note: str = ""
+    split_file: str | None = None          # the saved held-out split (tasks without a test file)
 
     @property
     def classes(self) -> list[int]:
@@ -61,6 +76,45 @@ class ShotDraw:
     train_source: str
     test_source: str
     test_overlap_removed: int = 0
+    shot_file_role: str = "task pool"      # "exact shot file" | "pool shot file (Nx per class)"
+
+
+def table_hash(frame: pd.DataFrame) -> str:
+    """SHA-256 (first 16 hex digits) of the rows ``sequence<TAB>label``, in order."""
+    text = "\n".join(frame["sequence"].astype(str) + "\t" + frame["label"].astype(int).astype(str))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _decontaminate(test: pd.DataFrame, pool: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Drop test rows whose sequence occurs in the pool (any training candidate)."""
+    keep = ~test["sequence"].isin(set(pool["sequence"]))
+    return test[keep].reset_index(drop=True), int((~keep).sum())
+
+
+def _fixed_test_note(base: str, removed: int) -> str:
+    return base + (f"; {removed} row(s) whose sequence is also in the training pool removed once "
+                   "(the same test rows for every shot count and seed)" if removed else "")
+
+
+def _saved_split(name: str, pool: pd.DataFrame, fraction: float, seed: int,
+                 cache_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
+    """A stratified held-out split of ``pool``, drawn once and saved (reused when present)."""
+    from .registry import write_text_atomic
+    root = Path(cache_dir or os.environ.get("GENEMASK_CACHE")
+                or Path.home() / ".cache" / "genemask_viz") / "fewshot_splits"
+    key = hashlib.sha256(f"{table_hash(pool)}|{fraction!r}|{seed}".encode()).hexdigest()[:12]
+    path = root / f"{name}_test_f{fraction:g}_s{seed}_{key}.tsv"
+    rest, test = _split(pool, fraction, seed)
+    if path.is_file():
+        saved = pd.read_csv(path, sep="\t", dtype={"sequence": str})
+        if table_hash(saved) != table_hash(test):
+            raise GeneMaskInputError("the saved held-out split differs from the one drawn now "
+                                     "from the same pool and seed.", source=path,
+                                     fix="delete the file to draw it again.")
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, test[["sequence", "label"]].to_csv(sep="\t", index=False))
+    return rest, test, path
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -121,6 +175,20 @@ def _shot_folders(root: Path) -> dict[int, Path]:
     return dict(sorted(out.items()))
 
 
+def _registered_dataset(name: str) -> Path | None:
+    """A data set of :mod:`genemask_viz.data` by name (``genemask data ls``), None for another name.
+
+    A registered data set that is not on this machine is an error that says how to fetch it.
+    """
+    from ..data import DATASETS, DataError, dataset_path
+    if name.lower() not in {n.lower() for n in DATASETS}:
+        return None
+    try:
+        return dataset_path(name)
+    except DataError as exc:
+        raise GeneMaskInputError(exc.problem, fix=exc.fix) from None
+
+
 def load_task(data: str | Path | None = None, train: str | Path | None = None,
               test: str | Path | None = None, test_fraction: float = 0.2,
               split_seed: int = 0) -> FewShotTask:
@@ -131,8 +199,9 @@ def load_task(data: str | Path | None = None, train: str | Path | None = None,
         pool = _read(Path(train))
         _check_classes(pool, train)
         if test is not None:
-            return FewShotTask(Path(train).stem, pool, _read_test(Path(test), pool), str(train),
-                               test_note=f"test file {test}")
+            fixed, removed = _decontaminate(_read_test(Path(test), pool), pool)
+            return FewShotTask(Path(train).stem, pool, fixed, str(train),
+                               test_note=_fixed_test_note(f"test file {test}", removed))
         pool, held = _split(pool, test_fraction, split_seed)
         return FewShotTask(Path(train).stem, pool, held, str(train),
                            test_note=f"{test_fraction:.0%} of {train} held out (stratified, seed {split_seed})")
@@ -142,6 +211,8 @@ def load_task(data: str | Path | None = None, train: str | Path | None = None,
     if str(data) == "demo":
         return demo_task()
     path = Path(data).expanduser()
+    if not path.exists():  # a data set name such as "Prom-core": wherever `genemask data` put it
+        path = _registered_dataset(str(data)) or path
     if path.is_file():
         return load_task(train=path, test=test, test_fraction=test_fraction, split_seed=split_seed)
     if not path.is_dir():
@@ -166,11 +237,16 @@ def load_task(data: str | Path | None = None, train: str | Path | None = None,
     test_file = test or next((p for p in (path / "test.tsv", path / "full-dataset" / "test.tsv",
                                           path / "test.csv") if p.exists()), None)
     if test_file is not None:
-        return FewShotTask(path.name, pool, _read_test(Path(test_file), pool), str(path), shot_files,
-                           test_note=f"test file {test_file}")
-    return FewShotTask(path.name, pool, None, str(path), shot_files,
-                       test_note=f"{path.name} ships no test file: each run is tested on the rows "
-                                 "of its shot files (deduplicated) that its training draw did not use")
+        fixed, removed = _decontaminate(_read_test(Path(test_file), pool), pool)
+        return FewShotTask(path.name, pool, fixed, str(path), shot_files,
+                           test_note=_fixed_test_note(f"test file {test_file}", removed))
+    rest, held, saved = _saved_split(path.name, pool, test_fraction, split_seed)
+    return FewShotTask(path.name, rest, held, str(path),
+                       test_note=f"{path.name} ships no test file: one stratified {test_fraction:.0%} "
+                                 f"of its pooled shot files ({len(held)} rows, seed {split_seed}) is "
+                                 f"held out for every shot count and seed, saved as {saved}; shots "
+                                 f"are drawn from the other {len(rest)} rows",
+                       split_file=str(saved))
 
 
 def _draw_per_class(frame: pd.DataFrame, shots: int, seed: int, source) -> pd.DataFrame:
@@ -189,50 +265,54 @@ def _draw_per_class(frame: pd.DataFrame, shots: int, seed: int, source) -> pd.Da
 
 def draw_shots(task: FewShotTask, shots: int, seed: int, from_pool: bool = False,
                max_test: int | None = None) -> ShotDraw:
-    """k = ``shots`` training rows per class for ``seed``, and a disjoint test set.
+    """k = ``shots`` training rows per class for ``seed``, and the task's fixed test set.
 
     ``from_pool`` ignores the dataset's own shot files and draws from the pool.
-    ``max_test`` keeps a seeded random subset of the test rows (quick looks only).
+    ``max_test`` keeps one fixed random subset of the test rows (seed 0: the same for
+    every k and seed; quick looks only).
     """
     if int(shots) < 1:
         raise GeneMaskInputError(f"shots must be at least 1 per class, got {shots}.")
     _check_classes(task.pool, task.source)
     file = task.shot_files.get(int(shots)) if not from_pool else None
+    role = "task pool"
     if file is not None:
         counts = file["label"].value_counts()
         name = Path(file["file"].iloc[0])
         if len(counts) == len(task.classes) and (counts == shots).all():
             train = file.reset_index(drop=True)
+            role = "exact shot file"
             train_source = f"the data set's own shot file {name.parent.name}/{name.name}"
         else:
-            train = _draw_per_class(file, shots, seed, name)
+            ratio = counts.min() / shots
+            role = f"pool shot file ({ratio:g}x per class)"
+            unique = file.drop_duplicates("sequence")
+            train = _draw_per_class(unique, shots, seed, name)
             train_source = (f"{shots} per class drawn with seed {seed} from shot file "
-                            f"{name.parent.name}/{name.name} ({len(file)} rows)")
+                            f"{name.parent.name}/{name.name}, which holds {ratio:g}x the shots per "
+                            f"class ({len(file)} rows): a pool, not a fixed draw")
     else:
         train = _draw_per_class(task.pool, shots, seed, task.source)
         train_source = f"{shots} per class drawn with seed {seed} from a pool of {len(task.pool)} rows"
+    test = task.test if task.test is not None else task.pool.iloc[:0]
     used = set(train["sequence"])
-    removed = 0
-    if task.test is not None:
-        keep = ~task.test["sequence"].isin(used)
-        removed = int((~keep).sum())
-        test = task.test[keep].reset_index(drop=True)
-        test_source = task.test_note + (f" ({removed} row(s) also in the training draw removed)"
-                                        if removed else "")
-    else:
-        test = task.pool[~task.pool["sequence"].isin(used)].reset_index(drop=True)
-        test_source = task.test_note + f" ({len(test)} rows)"
+    overlap = test["sequence"].isin(used)
+    removed = int(overlap.sum())
+    if removed:  # only for tasks built by hand: load_task removes pool rows from the test once
+        test = test[~overlap].reset_index(drop=True)
+    test_source = task.test_note + (f" ({removed} row(s) also in this training draw removed)"
+                                    if removed else "")
     if len(test) == 0 or test["label"].nunique() < 2:
         raise GeneMaskInputError(
             f"no test rows of at least two classes are left after drawing {shots} shots "
             f"({len(test)} rows).", source=task.source,
             fix="use fewer shots, or give a test file with --test.")
     if max_test is not None and len(test) > max_test:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(0)  # one subset for every k and seed
         test = test.iloc[np.sort(rng.choice(len(test), size=max_test, replace=False))]
         test = test.reset_index(drop=True)
-        test_source += f"; a random {max_test} of them"
-    return ShotDraw(train, test, int(shots), int(seed), train_source, test_source, removed)
+        test_source += f"; a fixed random {max_test} of them"
+    return ShotDraw(train, test, int(shots), int(seed), train_source, test_source, removed, role)
 
 
 def demo_task(seed: int = 0, window: int = 70, n_per_class: int = 1000,

@@ -13,9 +13,41 @@ import sys
 import traceback
 from pathlib import Path
 
-from .registry import CANCEL_FILE, _now, read_json, set_status, wait_for_slot
+from .registry import CANCEL_FILE, _now, read_config, read_json, set_status, wait_for_slot
 
-__all__ = ["execute_run", "main"]
+__all__ = ["execute_run", "main", "close_distributed"]
+
+#: how long process 0 waits at the final barrier for the other processes (seconds)
+FINAL_BARRIER_S = 300.0
+
+
+def close_distributed(ok: bool = True) -> None:
+    """End this process's part in a torch.distributed job cleanly (no-op without one).
+
+    Under ``accelerate launch`` Trainer creates the process group and nobody destroys
+    it: each rank then exits with its gloo pairs still connected, and a rank whose peer
+    has already closed its sockets can die of SIGABRT in the gloo transport while the
+    interpreter shuts down. So every rank first waits for the others (``ok``: only when
+    this rank finished normally; a failed rank must not wait for peers that may be stuck)
+    and then destroys the group, so that no connection is torn down under a live peer.
+    """
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if ok and dist.get_world_size() > 1:
+        import datetime
+        try:
+            if str(dist.get_backend()).lower() == "gloo":
+                dist.monitored_barrier(timeout=datetime.timedelta(seconds=FINAL_BARRIER_S))
+            else:
+                dist.barrier()
+        except Exception as exc:  # a peer died: tear down anyway
+            print(f"genemask worker: final barrier failed ({exc}); closing anyway.",
+                  file=sys.stderr)
+    dist.destroy_process_group()
 
 
 def execute_run(run_dir: str | os.PathLike, progress: bool = True, queue: bool = False,
@@ -26,9 +58,7 @@ def execute_run(run_dir: str | os.PathLike, progress: bool = True, queue: bool =
     a failed run is recorded and re-raised.
     """
     run_dir = Path(run_dir)
-    cfg = read_json(run_dir / "config.json")
-    if cfg is None:
-        raise FileNotFoundError(f"{run_dir}: no config.json")
+    cfg = read_config(run_dir)  # missing or malformed: a GeneMaskInputError naming it
     is_main = int(os.environ.get("RANK", "0")) == 0
     if is_main:
         if queue:
@@ -73,7 +103,9 @@ def main(argv=None) -> int:
         status = execute_run(argv[0], progress=False, queue=True)
     except Exception:
         traceback.print_exc()
+        close_distributed(ok=False)
         return 1
+    close_distributed(ok=True)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # other accelerate processes: process 0 reports the state
     return 0 if status.get("state") in ("done", "cancelled") else 1

@@ -1,0 +1,161 @@
+"""The fast pretraining path (issue 11): sparse MLM head, length-grouped batches, dropout
+presets, clean stdout. Equivalence is checked against the dense ``BertForMaskedLM``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import torch
+from transformers import BertForMaskedLM
+
+from genemask_viz.errors import GeneMaskInputError
+from genemask_viz.training.fastmlm import (LengthGroupedSampler, SparseBertForMaskedLM,
+                                           dataset_lengths, masked_argmax)
+from genemask_viz.training.models import build_mlm, model_config, resolve_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def fixed_batch(vocab=4101, rows=3, width=40, seed=0):
+    """Ragged rows (padding at the right), ~15% of the real tokens labelled."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, vocab, (rows, width), generator=g)
+    attention = torch.ones_like(ids)
+    for row, n in enumerate((width, width - 7, 11)[:rows]):
+        ids[row, 0], ids[row, n - 1] = 2, 3
+        ids[row, n:], attention[row, n:] = 0, 0
+    labels = torch.full_like(ids, -100)
+    chosen = (torch.rand(ids.shape, generator=g) < 0.15) & (ids >= 5)
+    chosen[0, 5] = True
+    labels[chosen] = ids[chosen]
+    ids = ids.masked_fill(chosen, 4)  # [MASK]
+    return {"input_ids": ids, "attention_mask": attention, "labels": labels}
+
+
+def twin_models():
+    cfg = model_config("tiny", hidden_dropout_prob=0.0)
+    torch.manual_seed(1)
+    sparse = SparseBertForMaskedLM(cfg)
+    dense = BertForMaskedLM(cfg)
+    dense.load_state_dict(sparse.state_dict())
+    return sparse, dense
+
+
+def test_sparse_head_gives_the_dense_loss_and_gradients():
+    sparse, dense = twin_models()
+    batch = fixed_batch()
+    out_s, out_d = sparse(**batch), dense(**batch)
+    n_masked = int((batch["labels"] != -100).sum())
+    assert out_s.logits.shape == (n_masked, 4101) and out_d.logits.shape == (3, 40, 4101)
+    assert torch.allclose(out_s.loss, out_d.loss, rtol=0, atol=1e-5)
+    # the sparse logits are the dense ones at the masked positions, in row-major order
+    assert torch.allclose(out_s.logits, out_d.logits[batch["labels"] != -100], atol=1e-5)
+    out_s.loss.backward()
+    out_d.loss.backward()
+    grads_d = dict(dense.named_parameters())
+    for name, p in sparse.named_parameters():
+        g_d = grads_d[name].grad
+        if g_d is None:
+            assert p.grad is None or not p.grad.any(), name
+            continue
+        assert torch.allclose(p.grad, g_d, rtol=1e-4, atol=1e-5), name
+    # Trainer's gradient-accumulation normaliser (sum / masked tokens of all micro-batches)
+    n = torch.tensor(2 * n_masked)
+    assert torch.allclose(sparse(**batch, num_items_in_batch=n).loss,
+                          dense(**batch, num_items_in_batch=n).loss, rtol=0, atol=1e-5)
+    assert torch.allclose(sparse(**batch, num_items_in_batch=n).loss, out_d.loss / 2, atol=1e-5)
+    # without labels it is the dense model (inference, fill-mask)
+    with torch.no_grad():
+        plain = sparse(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert plain.shape == (3, 40, 4101) and torch.allclose(plain, out_d.logits.detach(), atol=1e-5)
+
+
+def test_sparse_model_saves_a_plain_bert_checkpoint(tmp_path):
+    sparse, _ = twin_models()
+    sparse.save_pretrained(tmp_path / "m")
+    assert type(sparse) is SparseBertForMaskedLM  # the class is restored after saving
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["architectures"] == ["BertForMaskedLM"] and cfg["attention_probs_dropout_prob"] == 0.0
+    loaded = BertForMaskedLM.from_pretrained(tmp_path / "m").eval()
+    batch = fixed_batch()
+    with torch.no_grad():
+        a = loaded(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        b = sparse.eval()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_masked_argmax_puts_predictions_at_the_masked_positions():
+    sparse, dense = twin_models()
+    batch = fixed_batch()
+    with torch.no_grad():
+        preds = masked_argmax(sparse(**batch).logits, batch["labels"])
+        dense_preds = masked_argmax(dense(**batch).logits, batch["labels"])
+    keep = batch["labels"] != -100
+    assert preds.shape == batch["labels"].shape
+    assert (preds[~keep] == -100).all()
+    assert torch.equal(preds[keep], dense_preds[keep])
+
+
+def test_length_grouped_sampler_is_a_deterministic_grouped_permutation():
+    rng = np.random.default_rng(0)
+    full = rng.random(1000) < 0.5  # the spec: half full length, the rest uniform 6..515
+    lengths = np.where(full, 515, rng.integers(6, 516, 1000))
+    sampler = LengthGroupedSampler(lengths, batch_size=16, seed=3, group=10)
+    order = np.array(list(sampler))
+    assert sorted(order.tolist()) == list(range(1000)) and len(sampler) == 1000
+    assert np.array_equal(order, LengthGroupedSampler(lengths, 16, seed=3, group=10).order())
+    sampler.set_epoch(1)
+    assert not np.array_equal(order, np.array(list(sampler)))
+    assert not np.array_equal(order, LengthGroupedSampler(lengths, 16, seed=4, group=10).order())
+    # padded positions of 16-row batches (each padded to its longest row) vs random batches
+    def padding(o):
+        batches = [lengths[o[i:i + 16]] for i in range(0, len(o), 16)]
+        return sum(int((b.max() - b).sum()) for b in batches)
+    random_order = np.random.default_rng(1).permutation(1000)
+    assert padding(order) < 0.25 * padding(random_order)
+    # 1000 = 62 full batches + 8: the partial batch is last, so chunks stay aligned
+    assert lengths[order[-8:]].max() <= np.sort(lengths[order[-160:]])[80]
+
+
+def test_dataset_lengths_of_our_datasets():
+    from genemask_viz.training.corpus import SequenceDataset
+    ds = SequenceDataset(["ACGTACGTAC", "ACGTACG", "A" * 30], k=6, max_length=20)
+    assert dataset_lengths(ds).tolist() == [10, 7, 23]  # cut at max_length - 2 + k - 1 nt
+
+
+def test_presets_dropout_and_overrides():
+    logo = model_config("logo")
+    assert logo.attention_probs_dropout_prob == 0.0 and logo.hidden_dropout_prob == 0.0  # release
+    base = model_config("dnabert-base")
+    assert base.attention_probs_dropout_prob == 0.1 and base.hidden_dropout_prob == 0.1  # DNABERT
+    tiny = build_mlm(resolve_model("tiny"))
+    assert isinstance(tiny, SparseBertForMaskedLM) and tiny.config._attn_implementation == "sdpa"
+    assert tiny.config.attention_probs_dropout_prob == 0.0 and tiny.config.hidden_dropout_prob == 0.1
+    changed = build_mlm(resolve_model("tiny"), attention_dropout=0.1, hidden_dropout=0.0)
+    assert changed.config.attention_probs_dropout_prob == 0.1 and changed.config.hidden_dropout_prob == 0.0
+    with pytest.raises(GeneMaskInputError, match="attention_probs_dropout_prob"):
+        build_mlm(resolve_model("tiny"), attention_dropout=1.5)
+
+
+def test_pretrain_keeps_stdout_clean_and_quiet_is_quiet(tmp_path, capfd):
+    from genemask_viz.training import registry as reg
+    from genemask_viz.training.pretrain import PretrainConfig, default_threads
+    from genemask_viz.training.worker import execute_run
+    import os
+    assert default_threads() == len(os.sched_getaffinity(0))
+    cfg = dict(corpus="demo", strategy="random", model="tiny", steps=2, batch_size=4, max_length=64,
+               n_val=4, save_steps=1, logging_steps=1, seed=1, threads=1)
+    loud = reg.create_run("pretrain", asdict(PretrainConfig(**cfg)), run_dir=tmp_path / "loud")
+    capfd.readouterr()
+    assert execute_run(loud, progress=True)["state"] == "done"
+    out, err = capfd.readouterr()
+    assert "loss" not in out and "{" not in out  # no {'loss': ...} dicts on stdout
+    assert "pretraining" in err and "2/2" in err  # the progress bar is on stderr
+    quiet = reg.create_run("pretrain", asdict(PretrainConfig(**cfg)), run_dir=tmp_path / "quiet")
+    assert execute_run(quiet, progress=False)["state"] == "done"
+    out, err = capfd.readouterr()
+    assert "loss" not in out and "%|" not in err and "shards" not in err
+    assert len(reg.read_metrics(quiet)) >= 2  # the losses went to metrics.jsonl instead
