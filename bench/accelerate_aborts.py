@@ -14,6 +14,7 @@ import argparse
 import collections
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,8 @@ sys.path.insert(0, str(REPO / "tests"))
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--launches", type=int, default=50)
-    ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--timeout", type=float, default=1200.0,
+                    help="seconds per launch (a starved niced launch is slow, not aborted)")
     ap.add_argument("--keep-stderr", default=None,
                     help="folder for the full stderr of every failed launch")
     args = ap.parse_args()
@@ -45,18 +47,26 @@ def main() -> int:
                                    batch_size=2, max_length=64, n_val=4, save_steps=2,
                                    logging_steps=1, threads=1))
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    import hashlib
+    worker = REPO / "genemask_viz" / "training" / "worker.py"
+    print(f"worker.py sha1 {hashlib.sha1(worker.read_bytes()).hexdigest()[:10]}", flush=True)
     outcomes = collections.Counter()
     aborts = 0
     with tempfile.TemporaryDirectory(prefix="accelerate_aborts_") as tmp:
         for i in range(args.launches):
             run = reg.create_run("pretrain", params, run_dir=Path(tmp) / f"run{i}")
             t0 = time.perf_counter()
+            # a session of its own: on a timeout the launcher AND its ranks are stopped
+            proc = subprocess.Popen(_accelerate_argv(launcher, run), env=env, text=True,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    start_new_session=True)
             try:
-                proc = subprocess.run(_accelerate_argv(launcher, run), env=env,
-                                      capture_output=True, text=True, timeout=args.timeout)
-                code, err = proc.returncode, proc.stderr
-            except subprocess.TimeoutExpired as exc:
-                code, err = "timeout", (exc.stderr or b"").decode(errors="replace")
+                _, err = proc.communicate(timeout=args.timeout)
+                code = proc.returncode
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                _, err = proc.communicate()
+                code = "timeout"
             abort = "SIGABRT" in err
             aborts += abort
             state = reg.run_status(run).get("state")

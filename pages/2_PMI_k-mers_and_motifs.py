@@ -10,7 +10,7 @@ from genemask_viz.app_logic.pmi import (SCORE_COLUMNS, count_with_progress, diff
                                         scored_lengths, task_kmer_summary, upload_key,
                                         want_comparison)
 from genemask_viz.errors import GeneMaskInputError
-from genemask_viz.plots import ranking_statistics_figure, score_distribution
+from genemask_viz.plots import ranking_bins_figure, ranking_statistics_figure, score_distribution
 
 st.set_page_config(page_title="PMI k-mers and motifs", page_icon=":material/bar_chart:", layout="wide")
 
@@ -188,7 +188,7 @@ numbers = headline(result)
 st.success(numbers["sentence"])
 st.caption(f"Rankings: " + "; ".join(f"**{k}** = {v}" for k, v in result.ranking_names.items())
            + f". Intervals: {APP_REPS} bootstrap replicates resampling reverse-complement pairs "
-             "(the CLI uses 1000); p-values Holm-adjusted over every reported statistic.")
+             "(the CLI uses 1000); p-values Benjamini-Hochberg adjusted over every reported statistic.")
 with st.expander("Every difference between rankings (rho, with 95% bootstrap intervals)"):
     st.dataframe(differences_table(result), hide_index=True, key="pm_diffs")
     st.caption("Match = each k-mer's best window score as a fraction of the motif's maximum "
@@ -204,8 +204,12 @@ with left:
     st.dataframe(hits.drop(columns=["motif_index", "strand_sign"]), hide_index=True, key="pm_hits")
 with right:
     st.subheader("PMI ranking against controls")
-    st.plotly_chart(ranking_statistics_figure(result.tidy), key="pm_stats")
-    st.caption("Purple: the PMI ranking; grey: controls. Dotted line: no effect. p-values above bars.")
+    st.plotly_chart(ranking_statistics_figure(result.tidy, on="best_rel", kmer_set="rc_merged"),
+                    key="pm_stats")
+    st.caption("Reverse-complement pairs, best-window match. Purple: the table's PMI ranking; grey: "
+               "the other rankings. Dotted line: no effect. Unadjusted p-values above bars (the "
+               "BH-adjusted ones are in the tidy table below); use the bootstrap intervals of "
+               "the differences to compare rankings.")
 logo_cols = st.columns(3)
 for col, hit in zip(logo_cols, hits.itertuples()):
     with col:
@@ -215,12 +219,11 @@ for col, hit in zip(logo_cols, hits.itertuples()):
 st.caption("Logos: the k-mer (top) aligned with each motif (bottom; letter height = information in bits). "
            "'fraction_of_max' is the k-mer's log-odds score on that motif window relative to the best "
            "possible score.")
-from genemask_viz.motifs import ranking_figure  # noqa: E402  (matplotlib, loaded when needed)
 fig_col, text_col = st.columns(2)
 with fig_col:
-    fig = ranking_figure(result.rankings, result.matches["core_rel"].to_numpy(), bins=20)
-    st.pyplot(fig, clear_figure=True)
-    plt.close(fig)
+    st.plotly_chart(ranking_bins_figure(result.rankings, result.matches["best_rel"].to_numpy(),
+                                        label="best JASPAR match (best window, fraction of max)",
+                                        bins=20), key="pm_bins")
 with text_col:
     st.markdown(
         "**How to read this.** Each line splits the k-mers into 20 bins by one ranking (bin 1 = its top "

@@ -123,7 +123,7 @@ def live():
             if right.button("Cancel", key=f"pt_cancel_{row['id']}"):
                 from genemask_viz.training import cancel_run
                 cancel_run(row["path"], timeout_s=10)
-                st.rerun(scope="fragment")
+                st.rerun()
     dismissed = st.session_state.setdefault("pt_dismissed", [])
     for _, row in recent_failures(runs, dismissed).head(3).iterrows():
         left, right = st.columns([5, 1])
@@ -131,7 +131,7 @@ def live():
                    f"little memory) and start it again; its log is {row['path']}/log.txt.")
         if right.button("Dismiss", key=f"pt_dismiss_{row['id']}"):
             dismissed.append(row["id"])
-            st.rerun(scope="fragment")
+            st.rerun()
     st.subheader("Loss curves")
     ids = list(runs["id"])
     by_id = runs.set_index("id")

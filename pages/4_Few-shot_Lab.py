@@ -7,7 +7,8 @@ import streamlit as st
 
 from genemask_viz.app_logic import MAX_CONCURRENT_RUNS, benchmark_datasets, launch_run, run_overview
 from genemask_viz.app_logic.inputs import fewshot_root
-from genemask_viz.app_logic.estimates import chance_message, chance_verdicts, fewshot_estimate
+from genemask_viz.app_logic.estimates import (chance_message, chance_verdicts, fewshot_estimate,
+                                              results_table)
 from genemask_viz.app_logic.labs import (active_runs, error_text, fewshot_lines, fewshot_results,
                                          finished_pretraining_runs, follow_selection, model_label,
                                          progress_text, recent_failures, runs_folder, same_launch,
@@ -158,7 +159,7 @@ def live():
             if right.button("Cancel", key=f"fs_cancel_{row['id']}"):
                 from genemask_viz.training import cancel_run
                 cancel_run(row["path"], timeout_s=10)
-                st.rerun(scope="fragment")
+                st.rerun()
     dismissed = st.session_state.setdefault("fs_dismissed", [])
     for _, row in recent_failures(runs, dismissed).head(3).iterrows():
         left, right = st.columns([5, 1])
@@ -166,7 +167,7 @@ def live():
                    f"start it again; its log is {row['path']}/log.txt.")
         if right.button("Dismiss", key=f"fs_dismiss_{row['id']}"):
             dismissed.append(row["id"])
-            st.rerun(scope="fragment")
+            st.rerun()
     st.subheader("Results")
     with_results = [r for r in runs["path"] if (Path(r) / "results.csv").exists()]
     if not with_results:
@@ -189,12 +190,7 @@ def live():
                 st.warning(message)
             elif len(verdicts) and (verdicts["verdict"] == "above chance").all():
                 st.success("Every setting shown is above chance (AUROC 95% interval over seeds above 0.5).")
-            table = lines.groupby(["line", "shots"], sort=False)[list(METRIC_NAMES)].agg(
-                ["mean", "std", "count"]).round(3)
-            table.columns = [f"{m} {s}" for m, s in table.columns]
-            table = table.reset_index().merge(verdicts[["line", "shots", "verdict"]],
-                                              on=["line", "shots"], how="left")
-            table = table.rename(columns={"line": title, "verdict": "vs chance (AUROC)"})
+            table = results_table(lines, verdicts, list(METRIC_NAMES)).rename(columns={"line": title})
             st.dataframe(table, hide_index=True, key="fs_table")
             st.download_button("Download all rows as CSV", results.to_csv(index=False).encode(),
                                file_name="fewshot_results.csv", mime="text/csv", key="fs_download")

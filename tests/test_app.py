@@ -231,7 +231,7 @@ def test_mask_explorer_shows_the_library_rates_for_each_seed_and_strategy(genome
     assert not at.exception
     assert metric(at, "masked tokens") == library_rates(seq, "dnabert", table, k=4, seed=7)[0]
     at.selectbox(key="mx_strategy").select("pmi-span").run()
-    assert not at.exception and metric(at, "centres drawn") == "0"
+    assert not at.exception and metric(at, "centres drawn") == "n/a"  # draws units, not centres
     assert metric(at, "masked tokens") == library_rates(seq, "pmi-span", table, k=4, seed=7)[0]
     # comparison and statistics sections render with the library's numbers
     compare = frame(at, "masked %")
@@ -303,7 +303,7 @@ def test_pretraining_lab_launch_queues_and_cancel(tmp_path):
     assert not at.exception
     at.multiselect(key="pt_strategies").set_value(["genemask"])
     at.number_input(key="pt_steps").set_value(10)
-    at.button[0].click()  # the form's submit button
+    at.button(key="pt_start").click()
     at.run()
     assert not at.exception and "Started 1 run(s)" in at.success[-1].value
     new = [d for d in tmp_path.iterdir() if d.is_dir() and d.name != "0-slot-holder"]
@@ -391,3 +391,259 @@ def test_save_upload_uses_the_shared_upload_cap(tmp_path):
     assert inspect.signature(save_upload).parameters["max_bytes"].default == MAX_UPLOAD_BYTES
     with pytest.raises(GeneMaskInputError, match="limit"):
         save_upload(tmp_path, "x.tsv", b"sequence\tlabel\n" + b"A" * 100, max_bytes=50)
+
+
+# ---- issue 13: the labs' pretrain-then-fine-tune path ------------------------------------------
+def write_checkpoint_run(root: Path, name: str = "3-pretrain-with-model") -> Path:
+    """A done pretraining run that saved a real (tiny, untrained) model."""
+    from genemask_viz.tokens import KmerTokenizer
+    from genemask_viz.training.models import build_mlm, resolve_model, save_model
+    from genemask_viz.training.pretrain import PretrainConfig
+    from genemask_viz.training.registry import create_run, set_status
+    run = create_run("pretrain", asdict(PretrainConfig(steps=2, strategy="dnabert")), root=root, name=name)
+    model = build_mlm(resolve_model("tiny"), seed=0)
+    save_model(model, KmerTokenizer(k=6), run / "model", {"fake": True})
+    set_status(run, state="done", step=2, max_steps=2)
+    return run
+
+
+def test_launch_resolves_paths_and_checks_the_model_before_queueing(tmp_path, monkeypatch):
+    from genemask_viz.app_logic.labs import resolve_params
+    monkeypatch.chdir(tmp_path)
+    run = write_checkpoint_run(tmp_path / "runs")
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">a\n" + "ACGT" * 50 + "\n")
+    # relative paths, as the app's default runs folder gives them, become absolute
+    params = resolve_params("fewshot", dict(model=f"runs/{run.name}", data="demo"))
+    assert params["model"] == str(run.resolve()) and params["data"] == "demo"
+    assert resolve_params("pretrain", dict(corpus="g.fa", model="tiny")) == \
+        dict(corpus=str(fasta.resolve()), model="tiny")
+    queued = launch_run("fewshot", dict(model=f"runs/{run.name}", shots=[10], seeds=1),
+                        root="runs", start=False)
+    saved = json.loads((queued / "config.json").read_text())["params"]
+    assert saved["model"] == str(run.resolve()) and queued.is_absolute()
+    # a missing or unusable model is refused at Start: nothing is queued
+    before = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    with pytest.raises(GeneMaskInputError, match="neither a preset nor an existing folder"):
+        launch_run("fewshot", dict(model="/nonexistent/model"), root="runs")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GeneMaskInputError, match="config.json"):
+        launch_run("fewshot", dict(model=str(tmp_path / "empty")), root="runs")
+    with pytest.raises(GeneMaskInputError, match="FASTA file not found"):
+        launch_run("pretrain", dict(corpus="missing.fa"), root="runs")
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == before
+
+
+def test_fewshot_lab_queues_a_finished_pretraining_run_by_absolute_path(tmp_path):
+    from genemask_viz.training import cancel_run
+    run = write_checkpoint_run(tmp_path)
+    write_running_run(tmp_path)
+    at = lab("fewshot", tmp_path)
+    at.radio(key="fs_model_kind").set_value("a finished pretraining run").run()
+    assert at.selectbox(key="fs_pretrained").value == str(run)
+    at.multiselect(key="fs_shots").set_value([10])
+    at.button(key="fs_start").click().run()
+    assert not at.exception and not at.error and "Started" in at.success[-1].value
+    [new] = [d for d in tmp_path.iterdir() if "-fewshot-" in d.name]
+    assert json.loads((new / "config.json").read_text())["params"]["model"] == str(run.resolve())
+    # a typed checkpoint folder that does not exist fails at Start, in the main area
+    at.radio(key="fs_model_kind").set_value("a checkpoint folder").run()
+    at.text_input(key="fs_checkpoint").input("/nonexistent/model").run()
+    at.button(key="fs_start").click().run()
+    assert "neither a preset nor an existing folder" in at.error[0].value
+    assert len([d for d in tmp_path.iterdir() if "-fewshot-" in d.name]) == 1
+    assert cancel_run(new, timeout_s=20)["state"] == "cancelled"
+
+
+def test_pretraining_lab_starts_only_from_the_button_and_asks_before_a_duplicate(tmp_path):
+    from genemask_viz.training import cancel_run
+    write_running_run(tmp_path)
+    at = lab("pretrain", tmp_path)
+    at.multiselect(key="pt_strategies").set_value(["random"])
+    at.number_input(key="pt_steps").set_value(7).run()   # what Enter in the field does: a rerun
+    at.number_input(key="pt_batch").set_value(4).run()
+    assert [d for d in tmp_path.iterdir() if "-pretrain-" in d.name] == []
+    assert "Expected time: about" in at.caption[0].value
+    at.button(key="pt_start").click().run()
+    runs = [d for d in tmp_path.iterdir() if "-pretrain-" in d.name]
+    assert len(runs) == 1 and "Started 1 run(s)" in at.success[-1].value
+    at.button(key="pt_start").click().run()              # the same launch again: asks first
+    assert len([d for d in tmp_path.iterdir() if "-pretrain-" in d.name]) == 1
+    assert "already queued or running" in at.warning[0].value and runs[0].name in at.warning[0].value
+    at.button(key="pt_decline").click().run()
+    assert not at.warning and len([d for d in tmp_path.iterdir() if "-pretrain-" in d.name]) == 1
+    at.button(key="pt_start").click().run()
+    at.button(key="pt_confirm").click().run()
+    runs = [d for d in tmp_path.iterdir() if "-pretrain-" in d.name]
+    assert len(runs) == 2 and not at.exception
+    # queued runs show their planned steps and which run holds the slot, never "None"
+    bars = [p.proto.text for p in at.get("progress")]
+    assert any("step 0/7" in t and "0-slot-holder is training" in t for t in bars), bars
+    table = frame(at, "max_steps").set_index("id")
+    assert table.loc[runs[0].name, "max_steps"] == 7
+    for r in runs:
+        assert cancel_run(r, timeout_s=20)["state"] == "cancelled"
+
+
+def test_lab_selections_follow_new_runs(tmp_path):
+    from genemask_viz.app_logic.labs import follow_selection
+    state = {}
+    assert follow_selection(state, "k", ["a", "b"], ["a"]) == ["a"]
+    state["k"] = []                                            # the user removed "a"
+    assert follow_selection(state, "k", ["c", "a", "b"], ["c", "a"]) == ["c"]  # new "c" only
+    assert follow_selection(state, "k", ["a"], ["a"]) == []   # "c" is gone; "a" stays removed
+    # on the page: a run that finishes after the page opened joins the overlay by itself
+    write_finished_runs(tmp_path)
+    at = lab("pretrain", tmp_path)
+    assert at.multiselect(key="pt_compare").value == ["1-pretrain-done"]
+    write_checkpoint_run(tmp_path, name="4-pretrain-later")
+    from genemask_viz.training.registry import append_metrics
+    append_metrics(tmp_path / "4-pretrain-later", {"step": 1, "loss": 8.0, "elapsed": 0.5})
+    at.run()
+    assert set(at.multiselect(key="pt_compare").value) == {"1-pretrain-done", "4-pretrain-later"}
+
+
+def test_expected_times_come_from_the_runs_own_step_rate(tmp_path):
+    from genemask_viz.app_logic.estimates import (DEFAULT_RATES, fewshot_estimate, pretrain_estimate,
+                                                  pretrain_rate)
+    assert pretrain_rate(tmp_path, "tiny")[0] == DEFAULT_RATES[("pretrain", "tiny")]  # no runs yet
+    write_finished_runs(tmp_path)   # 1-pretrain-done: elapsed = step / 10 at batch 16 (+ an eval row)
+    per_seq, _, source = pretrain_rate(tmp_path, "tiny")
+    assert per_seq == pytest.approx(0.1 / 16) and "1-pretrain-done" in source
+    est = pretrain_estimate(tmp_path, "tiny", steps=300, batch_size=32, n_runs=2, max_concurrent=1)
+    assert est["seconds_per_step"] == pytest.approx(0.2)
+    assert est["total_s"] == pytest.approx(2 * est["per_run_s"])   # one slot: one after the other
+    # few-shot: 10 shots x 2 classes x 20 epochs (10-shot settings) at the default rates
+    est = fewshot_estimate(tmp_path, "tiny", [10], seeds=2, max_test=100)
+    from genemask_viz.app_logic.estimates import DEFAULT_FEWSHOT_SETUP_S
+    expected = DEFAULT_FEWSHOT_SETUP_S + 2 * (10 * 2 * 20 * DEFAULT_RATES[("fewshot", "tiny")]
+                                              + 100 * DEFAULT_RATES[("predict", "tiny")])
+    assert est["total_s"] == pytest.approx(expected)
+
+
+def test_chance_verdicts_use_the_auroc_interval_and_collapsed_seeds():
+    from scipy import stats
+    from genemask_viz.app_logic.estimates import chance_message, chance_verdicts, t_interval
+    x = [0.48, 0.55, 0.51]
+    mean, low, high = t_interval(x)
+    half = stats.t.ppf(0.975, 2) * np.std(x, ddof=1) / np.sqrt(3)
+    assert (low, high) == pytest.approx((np.mean(x) - half, np.mean(x) + half))
+    rows = pd.DataFrame({"line": ["a"] * 3 + ["b"] * 3 + ["c"] * 3 + ["d"],
+                         "shots": 10, "auroc": x + [0.81, 0.83, 0.86] + [0.9, 0.9, 0.9] + [0.7],
+                         "collapsed": [False] * 6 + [True] * 3 + [False]})
+    v = chance_verdicts(rows).set_index("line")["verdict"].to_dict()
+    assert v == {"a": "chance", "b": "above chance", "c": "chance", "d": "unknown"}
+    message = chance_message(chance_verdicts(rows))
+    assert "a, 10 shots" in message and "contains 0.5" in message and "one class only" in message
+    assert "one seed" in chance_message(chance_verdicts(rows[rows.line == "d"])).lower()
+
+
+def test_pasted_records_rna_and_long_pastes_in_the_explorer(table):
+    from genemask_viz.app_logic.inputs import parse_pasted_records
+    got = parse_pasted_records(">r1\nACGUACGUAA\n>r2\n" + "ACGT" * 10)
+    assert got.records == [("r1", "ACGTACGTAA"), ("r2", "ACGT" * 10)]
+    assert got.notes == ["Read as RNA: 2 U were read as T."]
+    at = app("explorer").run()
+    at.radio(key="mx_source").set_value("Paste a sequence").run()
+    long = "".join("ACGT"[(i * 7 + i // 3) % 4] for i in range(2000))
+    at.text_area(key="mx_paste").input(">first\nACGTACGTAC\n>second\n" + long).run()
+    at.selectbox(key="mx_paste_record").set_value(1).run()
+    at.number_input(key="mx_paste_start").set_value(1000).run()
+    assert not at.exception
+    assert at.subheader[0].value.startswith("second from 1,001: 515 nt")
+    assert any("2,000 nt" in i.value for i in at.info)     # the cut is said, not silent
+    assert metric(at, "masked tokens") == library_rates(long[1000:1515], "genemask", table)[0]
+    at.text_area(key="mx_paste").input("ACGTXXACGT").run()
+    assert "not nucleotide letters" in at.main.error[0].value and not at.sidebar.error
+
+
+def test_explorer_labels_follow_k_and_list_every_library_strategy():
+    from genemask_viz.masking.names import STRATEGIES
+    at = app("explorer").run()
+    assert at.selectbox(key="mx_strategy").options == [str(s) for s in STRATEGIES] or \
+        len(at.selectbox(key="mx_strategy").options) == len(STRATEGIES)
+    at.selectbox(key="mx_k").select(3).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "3-mers" in text and "6-mers" not in text and "11-token" not in text
+    assert at.subheader[0].value.endswith("515 nt, 513 tokens") is False  # 512 nt at k = 3
+    assert at.subheader[0].value.endswith("512 nt, 510 tokens")
+
+
+def test_run_messages_read_well_and_old_failures_leave_the_top(tmp_path):
+    from genemask_viz.app_logic.labs import error_text, recent_failures, run_overview
+    from genemask_viz.training.registry import create_run, set_status
+    bad = create_run("fewshot", {"model": "x"}, root=tmp_path, name="5-failed")
+    set_status(bad, state="failed", error="GeneMaskInputError: model 'x' is neither a preset nor "
+               "an existing folder. Fix: use a checkpoint folder.", finished="2026-01-01T00:00:00")
+    new = create_run("fewshot", {"model": "y"}, root=tmp_path, name="6-failed-now")
+    import datetime as dt
+    set_status(new, state="failed", error="boom.", finished=dt.datetime.now().isoformat(timespec="seconds"))
+    runs = run_overview(tmp_path, "fewshot")
+    assert list(recent_failures(runs)["id"]) == ["6-failed-now"]       # the old one: table only
+    assert list(recent_failures(runs, dismissed=["6-failed-now"])["id"]) == []
+    text = error_text(runs.set_index("id").loc["5-failed"])
+    assert ".." not in text and not text.startswith("GeneMaskInputError") and text.endswith("folder")
+    at = lab("fewshot", tmp_path)
+    assert len(at.error) == 1 and "6-failed-now" in at.error[0].value
+    at.button(key="fs_dismiss_6-failed-now").click().run()
+    assert len(at.error) == 0
+
+
+def test_fewshot_plot_starts_at_chance_and_names_runs_not_paths(tmp_path):
+    from genemask_viz.app_logic.labs import fewshot_lines, model_label
+    from genemask_viz.plots import fewshot_figure, ranking_bins_figure
+    path = str(tmp_path / "20260101-pretrain-ab12" / "model")
+    assert model_label(path) == "20260101-pretrain-ab12" and model_label("tiny") == "tiny"
+    rows = pd.DataFrame({"dataset": "demo", "model": path, "shots": [10, 10, 50, 50], "seed": [0, 1] * 2,
+                         "accuracy": [0.801, 0.807, 0.812, 0.818]})
+    lines, _ = fewshot_lines(rows)
+    fig = fewshot_figure(lines, "accuracy", group="line")
+    assert [t.name for t in fig.data] == ["20260101-pretrain-ab12"]
+    low, high = fig.layout.yaxis.range
+    assert low <= 0.5 and high >= 1.0          # a 0.004 sd is not blown up to fill the plot
+    assert fewshot_figure(lines, "mcc", group="line").layout.yaxis.range[0] <= 0.0
+    fig = ranking_bins_figure({"pmi": np.arange(100.0), "random": np.zeros(100)}, np.arange(100.0), bins=20)
+    assert list(fig.layout.xaxis.tickvals) == list(range(1, 21))
+    assert fig.data[0].y[0] == pytest.approx(np.arange(95, 100).mean())  # bin 1 = the top 5%
+
+
+def test_pretraining_lab_shows_the_runs_corpus(tmp_path):
+    from genemask_viz.training.registry import write_json_atomic
+    made = write_finished_runs(tmp_path)
+    write_json_atomic(made["pretrain"] / "corpus.json", {
+        "corpus": "demo", "train_segments": 320, "val_segments": 64, "train_bases": 1976889,
+        "val_bases": 19968, "nucleotides_seen": 117860, "epochs": 0.0596,
+        "validation": {"mode": "fraction", "val_fraction": 0.01},
+        "records": [{"name": "chr1", "train_segments": 300, "val_segments": 0},
+                    {"name": "chr2", "train_segments": 20, "val_segments": 64}]})
+    at = lab("pretrain", tmp_path)
+    assert not at.exception
+    assert any("117,860 nt seen in 320 training segments" in m.value for m in at.markdown)
+    records = frame(at, "train_segments")
+    assert list(records["name"]) == ["chr1", "chr2"] and list(records["val_segments"]) == [0, 64]
+    settings = frame(at, "setting").set_index("setting")["value"]
+    assert settings["validation.mode"] == "fraction"
+
+
+def test_warm_assets_are_built_once_and_shared():
+    import threading
+    from genemask_viz.app_logic import warm
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(warm.demo_table())) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r is results[0] for r in results) and warm.demo_table() is results[0]
+    assert warm.start_warmup() is warm.start_warmup()  # one background thread per process
+    warm.start_warmup().join(timeout=120)
+    state = warm.warm_state()
+    assert set(state["ready"]) == {"genome", "table", "kernels"} and state["error"] is None
+
+
+def test_masking_kernels_are_cached_on_disk():
+    from numba.core.caching import NullCache
+    from genemask_viz.masking import _kernels
+    kernels = [f for f in vars(_kernels).values() if hasattr(f, "py_func") and hasattr(f, "_cache")]
+    assert kernels and all(not isinstance(f._cache, NullCache) for f in kernels)

@@ -72,12 +72,13 @@ def test_cli_on_release_hg38_ranking(tmp_path):
     pmi_rho = h["rho"]["pmi"]
     assert pmi_rho["lo"] < pmi_rho["rho"] < pmi_rho["hi"] and pmi_rho["lo"] > 0.2
     d = h["differences"]["pmi - random"]
-    assert d["lo"] > 0.15 and d["p_holm"] >= d["p_boot"]
+    assert d["lo"] > 0.15 and d["p_bh"] >= d["p_boot"] and d["p_bh"] < 1e-3
     import pandas as pd
     boot = pd.read_csv(tmp_path / "bootstrap.csv")
     assert set(boot["reps"]) == {30} and {"rc_merged", "kmers"} == set(boot["kmer_set"])
     stats = pd.read_csv(tmp_path / "stats.csv")
-    assert (stats["p_holm"] >= stats["p"] - 1e-15).all() and stats["p_holm"].max() <= 1
+    assert (stats["p_bh"] >= stats["p"] - 1e-15).all() and stats["p_bh"].max() <= 1
+    assert s["correction"].startswith("Benjamini-Hochberg")
     groups = pd.read_csv(tmp_path / "groups.csv")
     assert {"p", "E", "q", "best_motif_name"} <= set(groups.columns) and len(groups) >= 10
     assert groups.loc[0, "best_motif_name"] == "ZNF460"              # the Alu group
@@ -115,7 +116,28 @@ def test_demo_genome_planted_motifs_are_recovered(tmp_path):
     from genemask_viz.motifs.tomtom import counts_to_probs, tomtom_matrix
 
     table = load_demo_or_table("demo")                    # computed once, n <= 8
-    result = compare_table(table, top=100, reps=20)
+    # a tiny task: positives carry NRF1's consensus (either strand), negatives are random
+    rng = np.random.default_rng(0)
+    task = tmp_path / "tiny"
+    task.mkdir()
+    rows = ['"sequence"\t"label"']
+    for i in range(80):
+        seq = "".join(rng.choice(list("ACGT"), 60))
+        if i < 40:
+            site = "GCGCATGCGC" if i % 2 else "GCGCATGCGC"[::-1].translate(str.maketrans("ACGT", "TGCA"))
+            seq = seq[:20] + site + seq[30:]
+        rows.append(f'"{" ".join(seq[j:j + 6] for j in range(55))}"\t{int(i < 40)}')
+    (task / "train.tsv").write_text("\n".join(rows) + "\n")
+    result = compare_table(table, top=100, reps=20, tasks={"tiny": task})
+    tiny = result.tasks["tiny"]["motifs"]
+    assert tiny.iloc[0]["q"] < 1e-6 and tiny["enriched"].any()
+    assert "MA0506.3" in set(tiny.loc[tiny.enriched, "motif_id"])       # NRF1
+    assert result.tasks["tiny"]["facts"]["n_positive"] == 40
+    assert "task:tiny" in result.stats and set(result.tasks["tiny"]["chance"]) == set(result.rankings)
+    from genemask_viz.motifs.report import summary
+    s = summary(result)
+    assert s["tasks"]["tiny"]["kmers"]["on"] == "best_rel"
+    json.dumps(s["tasks"], default=float)
     top = result.matches.head(100)
     found = {mid for mid in PLANTED if (top["core_motif"] == mid).any()}
     # measured: CTCF, SP1 and NRF1 are some top-100 k-mer's best core hit; TBP (TATAAA is

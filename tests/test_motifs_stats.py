@@ -15,7 +15,7 @@ from genemask_viz.motifs import load_jaspar, motif_set  # noqa: E402
 from genemask_viz.motifs import bootstrap as bs  # noqa: E402
 from genemask_viz.motifs.scoring import revcomp  # noqa: E402
 from genemask_viz.motifs.stats import canonical  # noqa: E402
-from genemask_viz.motifs.tomtom import bh, holm, logo_offset, tomtom_matrix  # noqa: E402
+from genemask_viz.motifs.tomtom import bh, logo_offset, tomtom_matrix  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -50,24 +50,20 @@ def test_tomtom_matches_memelite_and_adds_e_and_q(small_set):
     assert logo_offset(9, len(ctcf), 3, 0) == (3, 1)
 
 
-def test_holm_and_bh_against_reference():
+def test_bh_against_reference():
     rng = np.random.default_rng(1)
     p = np.append(rng.uniform(0, 0.05, 8), [np.nan, 0.5, 1e-6])
     ok = np.isfinite(p)
-    ref = np.full(p.shape, np.nan)
-    order = np.argsort(p[ok])
-    m = ok.sum()
-    running = 0.0
-    vals = p[ok]
-    adj = np.empty(m)
-    for rank, i in enumerate(order):                    # slow, obviously right Holm
-        running = max(running, min(1.0, (m - rank) * vals[i]))
-        adj[i] = running
-    ref[ok] = adj
-    np.testing.assert_allclose(holm(p), ref)
+    vals, m = p[ok], ok.sum()
+    order = np.argsort(vals)
+    ref = np.empty(m)
+    running = 1.0
+    for rank in range(m - 1, -1, -1):                   # slow, obviously right step-up
+        running = min(running, vals[order[rank]] * m / (rank + 1))
+        ref[order[rank]] = running
     got = bh(p)
     assert np.isnan(got[8])
-    np.testing.assert_allclose(got[ok], sps.false_discovery_control(p[ok]))
+    np.testing.assert_allclose(got[ok], ref)
 
 
 def _reference_rhos(rankings, match, pairs, reps, seed):
@@ -75,8 +71,7 @@ def _reference_rhos(rankings, match, pairs, reps, seed):
     rng = np.random.default_rng(seed)
     n_pairs = int(pairs.max()) + 1
     out = {k: [] for k in rankings}
-    for _ in range(reps):
-        draw = rng.integers(0, n_pairs, n_pairs)
+    for draw in rng.integers(0, n_pairs, (reps, n_pairs)):          # reps <= one chunk
         idx = np.concatenate([np.flatnonzero(pairs == c) for c in draw])
         for k, v in rankings.items():
             out[k].append(sps.spearmanr(v[idx], match[idx]).statistic)
@@ -91,11 +86,14 @@ def test_bootstrap_over_pairs_matches_reference():
     assert all(pairs[i] == pairs[list(kmers).index(revcomp(k))] for i, k in enumerate(kmers))
     rng = np.random.default_rng(2)
     match = rng.normal(size=64)
-    rankings = {"pmi": match + rng.normal(size=64), "ctrl": rng.normal(size=64)}
+    rankings = {"pmi": match + rng.normal(size=64), "ctrl": rng.normal(size=64),
+                "tied": np.round(match)}                            # ties: mean ranks
+
     got = bs.replicate_rhos(rankings, match, pairs, reps=30, seed=5)
     ref = _reference_rhos(rankings, match, pairs, 30, 5)
     for k in rankings:
         np.testing.assert_allclose(got[k], ref[k], atol=1e-12)
+    del rankings["tied"]
     table = bs.bootstrap_table(rankings, match, pairs, ("pmi",), reps=200, seed=5)
     diff = table[table.versus == "ctrl"].iloc[0]
     assert diff.lo < diff.estimate < diff.hi and diff.lo > 0 and diff.p < 0.05
@@ -107,17 +105,21 @@ def test_bootstrap_over_pairs_matches_reference():
     idx = r.integers(0, 64, (7, 64))
     ref = [sps.spearmanr(rankings["pmi"][i], match[i]).statistic for i in idx]
     np.testing.assert_allclose(got, ref, atol=1e-12)
-    assert bs.boot_p(np.array([1.0, 2.0, 3.0])) == pytest.approx(1 / 3)
-    assert bs.boot_p(np.array([-1.0, 1.0, 2.0, 3.0])) == pytest.approx(0.5)
+    reps = np.array([1.0, 2.0, 3.0, 4.0])
+    se = reps.std(ddof=1)
+    assert bs.boot_p(reps, 2.5) == pytest.approx(2 * sps.norm.sf(2.5 / se))
+    assert diff.p == pytest.approx(bs.boot_p(
+        bs.replicate_rhos(rankings, match, pairs, 200, 5)["pmi"]
+        - bs.replicate_rhos(rankings, match, pairs, 200, 5)["ctrl"], diff.estimate))
 
 
 def test_correct_family_pools_all_p_values():
     a = pd.DataFrame({"p": [0.01, 0.04]})
     b = pd.DataFrame({"p": [0.02, np.nan]})
     out = bs.correct_family({"a": a, "b": b})
-    np.testing.assert_allclose(out["a"]["p_holm"], [0.03, 0.04])
-    np.testing.assert_allclose(out["b"]["p_holm"].iloc[:1], [0.04])
-    assert np.isnan(out["b"]["p_holm"].iloc[1])
+    np.testing.assert_allclose(out["a"]["p_bh"], [0.03, 0.04])     # 3 p-values: 0.01*3, 0.04*3/3
+    np.testing.assert_allclose(out["b"]["p_bh"].iloc[:1], [0.03])   # 0.02*3/2
+    assert np.isnan(out["b"]["p_bh"].iloc[1])
 
 
 def test_exact_ranking_from_counts_matches_counting():

@@ -19,7 +19,7 @@ from scipy.stats import spearmanr
 
 from genemask_viz.errors import GeneMaskInputError
 from genemask_viz.ngrams import (RELEASE_TABLE_COLUMNS, TABLE_COLUMNS, compute_table,
-                                 count_ngrams, counts_from_release_6mers, load_table,
+                                 counts_from_release_6mers, load_table,
                                  ranking_column, ranking_name, save_table, score_table,
                                  table_scoring, with_ranking)
 from genemask_viz.ngrams.release import recover_release_counts
@@ -149,6 +149,17 @@ def test_imported_release_table_names_both_rankings():
     from genemask_viz.masking import token_scores
     assert not np.allclose(token_scores(exact), token_scores(table))
     assert ranking_name(with_ranking(exact, "release")) == ranking_name(table)
+
+
+@needs_release
+def test_saved_release_import_keeps_its_ranking(tmp_path):
+    table = load_table(RELEASE)
+    for t, scoring in ((table, "release"), (with_ranking(table, "exact"), "exact")):
+        back = load_table(save_table(t, tmp_path / f"{scoring}.csv"))       # a CSV keeps no attrs
+        assert table_scoring(back) == scoring
+        assert {"release_score", "genemask_score", "pmi_n"} <= set(back.columns)
+        assert back.sort_values("rank")["ngram"].head(3).tolist() == \
+            t.sort_values("rank")["ngram"].head(3).tolist()
 
 
 # --- tables on disk and their consumers ------------------------------------------------------

@@ -233,6 +233,9 @@ def test_genemask_layouts_prom_core_splice_cohn(tmp_path, monkeypatch):
     assert "ships no test file" in cohn.test_note and cohn.split_file in cohn.test_note
     again = load_task(FEWSHOT / "Cohn-enh")  # drawn once: read back, identical
     assert again.split_file == cohn.split_file and table_hash(again.test) == table_hash(cohn.test)
+    Path(cohn.split_file).write_text("sequence\tlabel\nACGTACGTACGT\t1\n")  # edited by hand
+    with pytest.raises(GeneMaskInputError, match="saved held-out split does not match"):
+        load_task(FEWSHOT / "Cohn-enh")
 
 
 @needs_shared
@@ -326,5 +329,9 @@ def test_cli_pretrain_then_fewshot_from_the_run_then_runs(cli, tmp_path, capsys,
     with pytest.raises(SystemExit) as exc:
         cli(["pretrain", "--corpus", "demo", "--strategy", "bogus", "--out", str(tmp_path / "x")])
     assert exc.value.code == 2 and "invalid choice: 'bogus'" in capsys.readouterr().err
+    assert cli(["pretrain", "--corpus", "demo", "--val-records", "chrX", "--out",
+                str(tmp_path / "x")]) == 2  # refused before a run folder exists
+    assert "validation record(s) chrX are not in the corpus" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
     assert cli(["fewshot", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "y")]) == 2
     assert "neither a folder nor a file" in capsys.readouterr().err

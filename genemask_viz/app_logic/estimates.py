@@ -31,6 +31,8 @@ DEFAULT_RATES = {
 }
 #: fixed cost of a pretraining run before its first step (imports, corpus, PMI table, model)
 DEFAULT_PRETRAIN_SETUP_S = 25.0
+#: fixed cost of a few-shot run besides fine-tuning and prediction (worker start, data, model)
+DEFAULT_FEWSHOT_SETUP_S = 20.0
 
 
 def _model_kind(model) -> str:
@@ -118,12 +120,15 @@ def pretrain_estimate(root, model: str, steps: int, batch_size: int, n_runs: int
             "source": source, "text": text}
 
 
-def fewshot_rate(root: str | os.PathLike | None, model: str) -> tuple[float, float, str]:
-    """``(seconds per training sequence, seconds per test sequence, source)`` for fine-tuning
-    ``model``, from the ``results.csv`` timings of the few-shot runs in ``root``."""
+def fewshot_rate(root: str | os.PathLike | None, model: str) -> tuple[float, float, float, str]:
+    """``(seconds per training sequence, seconds per test sequence, setup seconds, source)``
+    for fine-tuning ``model``, from the ``results.csv`` timings of the few-shot runs in
+    ``root`` (a training sequence counts once per epoch); setup is a finished run's wall
+    time minus its training and prediction time."""
     from .labs import fewshot_results, run_overview
+    from ..training.registry import read_json
     runs = run_overview(root, "fewshot")
-    train, test, used = [], [], []
+    train, test, setups, used = [], [], [], []
     for row in runs.itertuples() if len(runs) else ():
         cfg_model = _run_param(row.path, "model")
         if cfg_model is None or _model_kind(cfg_model) != model:
@@ -136,13 +141,20 @@ def fewshot_rate(root: str | os.PathLike | None, model: str) -> tuple[float, flo
         if seen > 0 and res["n_test"].sum() > 0:
             train.append(float(res["train_s"].sum() / seen))
             test.append(float(res["eval_s"].sum() / res["n_test"].sum()))
+            status = read_json(Path(row.path) / "status.json", default={}) or {}
+            wall = _seconds_between(status.get("started"), status.get("finished"))
+            if row.state == "done" and wall is not None:
+                setups.append(max(0.0, wall - float(res["train_s"].sum() + res["eval_s"].sum())))
             used.append(row.id)
         if len(used) == 3:
             break
     if not train:
         return (DEFAULT_RATES[("fewshot", model)], DEFAULT_RATES[("predict", model)],
+                DEFAULT_FEWSHOT_SETUP_S,
                 "no finished few-shot run to measure yet: typical figures for a 2-core CPU")
-    return float(np.median(train)), float(np.median(test)), "measured from run(s) " + ", ".join(used)
+    setup = float(np.median(setups)) if setups else DEFAULT_FEWSHOT_SETUP_S
+    return (float(np.median(train)), float(np.median(test)), setup,
+            "measured from run(s) " + ", ".join(used))
 
 
 def _run_param(path, name):
@@ -152,21 +164,21 @@ def _run_param(path, name):
 
 def fewshot_estimate(root, model: str, shots: list[int], seeds: int, max_test: int | None,
                      n_classes: int = 2, n_test: int | None = None) -> dict:
-    """Expected wall time of a few-shot run: for every shot count and seed, fine-tuning on
-    ``shots x n_classes`` sequences for the setting's epochs, then predicting the test set
-    (``min(max_test, n_test)``; 400 when unknown)."""
+    """Expected wall time of a few-shot run: setup, then for every shot count and seed,
+    fine-tuning on ``shots x n_classes`` sequences for the setting's epochs and predicting
+    the test set (``min(max_test, n_test)``; 400 when unknown)."""
     from ..training.fewshot import FewShotConfig
     from .labs import _duration
     kind = _model_kind(model)
-    per_train, per_test, source = fewshot_rate(root, kind)
+    per_train, per_test, setup, source = fewshot_rate(root, kind)
     cfg = FewShotConfig(shots=list(shots), seeds=int(seeds))
     given = [int(x) for x in (max_test, n_test) if x]
     test_rows = min(given) if given else 400
-    total = 0.0
+    total = setup
     for k in shots:
         epochs = cfg.settings(int(k)).epochs
         total += int(seeds) * (int(k) * n_classes * epochs * per_train + test_rows * per_test)
-    text = (f"Expected time: about {_duration(total)} for {len(shots) * int(seeds)} fine-tunings "
+    text = (f"Expected time: about {_duration(total)} for {len(shots) * int(seeds)} fine-tuning(s) "
             f"({len(shots)} shot count(s) x {int(seeds)} seed(s)); {source}.")
     return {"total_s": total, "source": source, "text": text}
 
@@ -250,3 +262,26 @@ def pretrain_verdict(eval_loss, eval_accuracy, k: int = 6) -> str | None:
                 f"{4 ** k} {k}-mers (ln {4 ** k} = {uniform:.2f}){acc}: the model has not learned yet.")
     return (f"Held-out loss {eval_loss:.2f} against {uniform:.2f} for uniform guessing{acc}. Part of "
             f"any early drop is just learning which {k}-mers are common, not sequence grammar.")
+
+
+def results_table(lines: pd.DataFrame, verdicts: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """One row per line and shot count: seeds, the verdict against chance, each metric as
+    ``mean +- sd`` (sd blank for one seed), the AUROC interval and collapsed seeds. The
+    verdict comes first, so a narrow screen never hides it."""
+    rows = []
+    for (line, shots), g in lines.groupby(["line", "shots"], sort=False):
+        v = verdicts[(verdicts["line"] == line) & (verdicts["shots"] == shots)] if len(verdicts) else verdicts
+        row = {"line": line, "shots": shots, "seeds": len(g),
+               "vs chance (AUROC)": v["verdict"].iloc[0] if len(v) else ""}
+        for m in metrics:
+            if m in g:
+                x = g[m].astype(float)
+                row[m] = f"{x.mean():.3f}" + (f" ± {x.std(ddof=1):.3f}" if len(x) > 1 else "")
+        if len(v) and not math.isnan(v["auroc_low"].iloc[0]):
+            row["AUROC 95% interval"] = f"{v['auroc_low'].iloc[0]:.3f} to {v['auroc_high'].iloc[0]:.3f}"
+        else:
+            row["AUROC 95% interval"] = "needs 2+ seeds"
+        if "collapsed" in g:
+            row["collapsed seeds"] = int(g["collapsed"].astype(bool).sum())
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -59,7 +59,7 @@ def resolve_params(kind: str, params: dict) -> dict:
     submission with a message instead of later in the worker.
 
     ``corpus``/``table``/``train``/``test`` must be files, ``data`` a file or folder, and
-    ``model`` a preset or a checkpoint / finished pretraining run folder
+    ``model`` a preset, a checkpoint / finished pretraining run folder or a Hub id
     (:func:`genemask_viz.training.models.resolve_model` checks its config and vocabulary).
     """
     out = dict(params)
@@ -68,6 +68,10 @@ def resolve_params(kind: str, params: dict) -> dict:
         if value in NOT_PATHS or (name == "model" and str(value) in _model_presets()):
             continue
         path = Path(str(value)).expanduser()
+        if name == "model" and not path.exists():
+            from ..training.models import resolve_model
+            resolve_model(str(value))  # a Hugging Face Hub id, checked now; else a clear error
+            continue
         if not path.exists():
             what = {"corpus": "FASTA file", "table": "n-gram table", "model": "model folder",
                     "data": "data set", "train": "training file", "test": "test file"}[name]

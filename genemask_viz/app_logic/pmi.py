@@ -133,15 +133,15 @@ def headline(result) -> dict:
     enr = t[(t.motifs == "all") & (t.kmer_set == "rc_merged") & (t.measure == "enrichment_fold")
             & (t.on == "core") & (t.ranking == "pmi")]
     fold = float(enr["value"].iloc[0]) if len(enr) else float("nan")
-    fold_p = float(enr["p_holm"].iloc[0]) if len(enr) else float("nan")
+    fold_p = float(enr["p_bh"].iloc[0]) if len(enr) else float("nan")
     out = {"rho": pmi["rho"], "rho_lo": pmi["lo"], "rho_hi": pmi["hi"], "fold": fold,
-           "fold_p_holm": fold_p, "differences": diffs, "beats": beaten, "loses_to": lost}
+           "fold_p_bh": fold_p, "differences": diffs, "beats": beaten, "loses_to": lost}
     n_pairs = int(result.stats["all"]["pmi"]["rc_merged"]["n_kmers"])
     out["sentence"] = (
         f"Across {n_pairs:,} reverse-complement pairs, the PMI ranking correlates with the best "
         f"motif match at Spearman rho = {pmi['rho']:.2f} (95% bootstrap interval {pmi['lo']:.2f} "
         f"to {pmi['hi']:.2f}). Its top {max(1, result.top // 2)} pairs match a motif core "
-        f"{fold:.2f} times as often as all pairs (Holm-adjusted p = {fold_p:.1g}). PMI is "
+        f"{fold:.2f} times as often as all pairs (BH-adjusted p = {fold_p:.1g}). PMI is "
         f"better than {', '.join(beaten) or 'no control'}"
         + (f" and worse than {', '.join(lost)}" if lost else "")
         + f"; level with the rest (intervals of the differences contain 0).")
@@ -155,7 +155,7 @@ def differences_table(result, kmer_set: str = "rc_merged", motifs: str = "all") 
     return pd.DataFrame({"ranking": b["ranking"], "versus": b["versus"], "match": b["on"],
                          "rho difference": b["estimate"].round(3), "95% interval":
                          [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(b["lo"], b["hi"])],
-                         "p (bootstrap)": b["p"], "p (Holm)": b["p_holm"]}).reset_index(drop=True)
+                         "p (bootstrap SE)": b["p"], "p (BH)": b["p_bh"]}).reset_index(drop=True)
 
 
 def groups_table(result) -> pd.DataFrame:

@@ -13,7 +13,7 @@ def register(sub) -> None:
                        description="Score every k-mer of a PMI table against a motif library on "
                                    "both strands; write summary.json and CSVs: Spearman rho with "
                                    "bootstrap intervals over reverse-complement pairs for PMI and "
-                                   "each control, Holm-adjusted p-values, Tomtom p/E/q of the "
+                                   "each control, Benjamini-Hochberg adjusted p-values, Tomtom p/E/q of the "
                                    "grouped top k-mers, the task enrichment test, and logos.")
     p.add_argument("--table", required=True,
                    help="PMI table: ours (.csv/.parquet), the release's hg38 ranking CSV, or "

@@ -95,6 +95,13 @@ def check_inputs(config) -> None:
     if str(config.corpus).strip() != "demo":
         for path in corpus_paths(config.corpus):
             check_fasta_start(path)
+    # the held-out part must exist (record names, a fraction the genome can spare); this
+    # indexes the corpus once (cached; the run reuses it), so a big genome takes a while here
+    from ..sequences.genome_index import index_genome
+    from ..sequences.segments import split_genome
+    split_genome(index_genome(corpus_paths(config.corpus), progress=True),
+                 val_records=config.val_records,
+                 val_fraction=None if config.val_records else (config.val_fraction or 0.01))
     if config.table and config.strategy in TABLE_STRATEGIES:
         from ..masking import token_scores, unit_vocabulary
         from ..ngrams import load_table

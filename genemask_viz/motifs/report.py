@@ -6,7 +6,7 @@
 all k-mers; all motifs and without repeat-derived motifs), bootstrap intervals
 over reverse-complement pairs for every ranking and every difference
 (:mod:`.bootstrap`; ``best_rel`` primary, ``core_rel`` the sensitivity check),
-Holm-adjusted p-values over the whole reported family, Tomtom p/E/q-values of
+Benjamini-Hochberg adjusted p-values over the whole reported family, Tomtom p/E/q-values of
 the grouped top k-mers against the library (:mod:`.tomtom`), and, given task
 folders, the discriminative motif test on task sequences (:mod:`.tasks`).
 
@@ -53,7 +53,7 @@ class MotifComparison:
     matches: pd.DataFrame             # one row per k-mer, ranked by PMI
     top_hits: pd.DataFrame            # best motifs of each top k-mer
     stats: dict
-    tidy: pd.DataFrame                # every statistic, with p and Holm-adjusted p
+    tidy: pd.DataFrame                # every statistic, with p and BH-adjusted p (p_bh)
     verdict: pd.DataFrame             # subject vs control: bootstrap difference and its interval
     groups: pd.DataFrame              # grouped top k-mers and their best Tomtom hit
     scores: KmerScores = field(repr=False)
@@ -262,7 +262,7 @@ def headline_numbers(result: MotifComparison, kmer_set: str = PRIMARY[0], on: st
     rho = {r.ranking: {"rho": r.estimate, "lo": r.lo, "hi": r.hi}
            for r in b[b.versus == ""].itertuples()}
     diff = {f"{r.ranking} - {r.versus}": {"difference": r.estimate, "lo": r.lo, "hi": r.hi,
-                                          "p_boot": r.p, "p_holm": r.p_holm}
+                                          "p_boot": r.p, "p_bh": r.p_bh}
             for r in b[b.versus != ""].itertuples()}
     return {"motifs": motifs, "kmer_set": kmer_set, "on": on, "rho": rho, "differences": diff}
 
@@ -287,8 +287,8 @@ def summary(result: MotifComparison) -> dict:
         "all_kmers_best_rel": headline_numbers(result, "kmers", "best_rel"),
         "bootstrap": {"reps": result.reps, "level": bs.DEFAULT_LEVEL,
                       "unit": "reverse-complement pair", "interval": "percentile"},
-        "correction": "Holm over every p-value in stats.csv and bootstrap.csv together "
-                      "(column p_holm); Tomtom q and task-motif q are Benjamini-Hochberg "
+        "correction": "Benjamini-Hochberg over every p-value in stats.csv and bootstrap.csv "
+                      "together (column p_bh); Tomtom q and task-motif q are Benjamini-Hochberg "
                       "within a query / a task",
         "statistics": result.stats,
         "pmi_beats": {r.control: bool(r.beats) for r in prim.itertuples() if r.subject == "pmi"},

@@ -52,19 +52,6 @@ def bh(p) -> np.ndarray:
     return out
 
 
-def holm(p) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values of a 1-D array (NaN kept as NaN)."""
-    p = np.asarray(p, float)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    m = len(ok)
-    if m:
-        order = ok[np.argsort(p[ok], kind="stable")]
-        adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
-        out[order] = np.minimum(adj, 1.0)
-    return out
-
-
 def tomtom_matrix(queries: list[np.ndarray], mset: MotifSet, n_jobs: int = 1) -> dict:
     """Tomtom of every query (width, 4) against every motif of ``mset``.
 

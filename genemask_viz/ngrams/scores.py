@@ -67,13 +67,29 @@ def check_scoring(scoring) -> str:
 
 def table_scoring(table: pd.DataFrame) -> str:
     """"exact" or "release": the table's ``attrs["scoring"]``, else inferred from its
-    columns ("release" when it has release scores and no exact ones)."""
+    columns: "release" when it has release scores and no exact ones, or both and its
+    ``rank`` follows ``release_score`` (a saved import of the release file)."""
     declared = table.attrs.get("scoring")
     if declared in SCORINGS:
         return declared
     def has(col):
         return col in table.columns and pd.to_numeric(table[col], errors="coerce").notna().any()
-    return "release" if has("release_score") and not has("genemask_score") else "exact"
+    if not has("release_score"):
+        return "exact"
+    if not has("genemask_score"):
+        return "release"
+    # both (a saved import of the release file): the one the rank column follows
+    if "rank" in table.columns and "n" in table.columns:
+        def num(col):
+            return pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        rank, n, score = num("rank"), num("n"), num("release_score")
+        ok = np.isfinite(rank) & np.isfinite(n)
+        order = np.lexsort((rank[ok], n[ok]))
+        n, score = n[ok][order], score[ok][order]
+        same_n = n[1:] == n[:-1]
+        if order.size > 1 and (np.diff(score)[same_n] <= 0).all():
+            return "release"
+    return "exact"
 
 
 def ranking_column(table: pd.DataFrame) -> str:

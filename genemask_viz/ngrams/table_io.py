@@ -141,8 +141,10 @@ def load_table(path: str | os.PathLike) -> pd.DataFrame:
                                  source=path, fix=f"give a table written by `genemask npmi` "
                                                   f"(columns {', '.join(TABLE_COLUMNS)}) or the release CSV.")
     scoring = table_scoring(table)  # from the columns: a CSV keeps no attributes
-    columns = TABLE_COLUMNS if scoring == "exact" else RELEASE_TABLE_COLUMNS[:-1] + [
-        c for c in TABLE_COLUMNS[4:-1] if c in table] + ["rank"]
+    # the declared scoring's columns first; the other scoring's, when present, after them
+    own, other = ((TABLE_COLUMNS, RELEASE_TABLE_COLUMNS) if scoring == "exact"
+                  else (RELEASE_TABLE_COLUMNS, TABLE_COLUMNS))
+    columns = own[:-1] + [c for c in other[4:-1] if c in table] + ["rank"]
     for col in columns:
         if col not in table:
             table[col] = np.nan

@@ -118,6 +118,8 @@ class FewShotConfig:
     eval_batch_size: int = 128
     precision: str = "auto"
     threads: int | None = None
+    keep_models: int = 1                # seeds 0..n-1 per shot count keep their fine-tuned model
+                                        # (models/shots-K_seed-S/, safetensors; 0: none)
 
     def __post_init__(self):
         if isinstance(self.shots, (int, str)):
@@ -174,7 +176,7 @@ def _warmup_steps(steps: int, s: FinetuneSettings) -> int:
 
 def finetune_and_evaluate(source, draw, settings: FinetuneSettings, classes: list[int],
                           max_length: int = 512, eval_batch_size: int = 128, progress: bool = False,
-                          callbacks=(), precision: str = "auto") -> dict:
+                          callbacks=(), precision: str = "auto", save_to=None) -> dict:
     """Fine-tune ``source`` (a :class:`ModelSource`) on ``draw.train``, evaluate on ``draw.test``.
 
     Labels are mapped to ``0..C-1`` by their position in ``classes``. Returns the
@@ -223,6 +225,12 @@ def finetune_and_evaluate(source, draw, settings: FinetuneSettings, classes: lis
         steps = int(trainer.state.global_step)
     logits = logits[0] if isinstance(logits, tuple) else logits
     out = classification_metrics(y_test, softmax(logits))
+    if save_to is not None:  # keep the fine-tuned model (something to attribute; issue 17)
+        from .models import save_model
+        save_model(trainer.model, tokenizer, save_to, {
+            "kind": "fewshot", "base_model": source.label, "shots": draw.shots, "seed": draw.seed,
+            "classes": list(classes), "settings": asdict(settings),
+            **{m: out[m] for m in METRICS}})
     out.update(n_train=len(train_ds), n_test=len(test_ds), steps=steps,
                warmup_steps=_warmup_steps(steps, settings), train_s=round(t1 - t0, 3),
                eval_s=round(t2 - t1, 3), cancelled=False)
@@ -230,11 +238,12 @@ def finetune_and_evaluate(source, draw, settings: FinetuneSettings, classes: lis
 
 
 def _run_one(task, source, draw, settings: FinetuneSettings, group: str, *, max_length=512,
-             eval_batch_size=128, precision="auto", callbacks=()) -> dict | None:
+             eval_batch_size=128, precision="auto", callbacks=(), save_to=None) -> dict | None:
     """One fine-tuning run -> its results row (None when cancelled)."""
     from .tasks import table_hash
     m = finetune_and_evaluate(source, draw, settings, task.classes, max_length, eval_batch_size,
-                              progress=False, callbacks=callbacks, precision=precision)
+                              progress=False, callbacks=callbacks, precision=precision,
+                              save_to=save_to)
     if m.pop("cancelled"):
         return None
     return {"dataset": task.name, "model": source.label, "shots": draw.shots, "seed": draw.seed,
@@ -368,7 +377,9 @@ def run_fewshot(config: FewShotConfig, out_dir: str | os.PathLike | None = None,
                                  extra={"shots": k, "seed": seed}))
         row = _run_one(task, source, draw, settings, groups[k], max_length=config.max_length,
                        eval_batch_size=config.eval_batch_size, precision=config.precision,
-                       callbacks=cbs)
+                       callbacks=cbs, save_to=(out / "models" / f"shots-{k}_seed-{seed}"
+                                               if out is not None and seed < config.keep_models
+                                               else None))
         if row is None:
             cancelled = True
             break

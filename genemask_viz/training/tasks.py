@@ -104,16 +104,20 @@ def _saved_split(name: str, pool: pd.DataFrame, fraction: float, seed: int,
                 or Path.home() / ".cache" / "genemask_viz") / "fewshot_splits"
     key = hashlib.sha256(f"{table_hash(pool)}|{fraction!r}|{seed}".encode()).hexdigest()[:12]
     path = root / f"{name}_test_f{fraction:g}_s{seed}_{key}.tsv"
-    rest, test = _split(pool, fraction, seed)
-    if path.is_file():
+    if path.is_file():  # the saved split wins (stable even if numpy's generators change)
         saved = pd.read_csv(path, sep="\t", dtype={"sequence": str})
-        if table_hash(saved) != table_hash(test):
-            raise GeneMaskInputError("the saved held-out split differs from the one drawn now "
-                                     "from the same pool and seed.", source=path,
-                                     fix="delete the file to draw it again.")
-    else:
-        root.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, test[["sequence", "label"]].to_csv(sep="\t", index=False))
+        held = pool["sequence"].isin(set(saved["sequence"]))
+        rows = set(zip(pool["sequence"], pool["label"].astype(int)))
+        if not {"sequence", "label"} <= set(saved.columns) or int(held.sum()) != len(saved) \
+                or not all((q, int(y)) in rows for q, y in zip(saved["sequence"], saved["label"])):
+            raise GeneMaskInputError("the saved held-out split does not match the data set's rows.",
+                                     source=path, fix="delete the file to draw the split again.")
+        order = {q: i for i, q in enumerate(saved["sequence"])}
+        test = pool[held].sort_values("sequence", key=lambda c: c.map(order)).reset_index(drop=True)
+        return pool[~held].reset_index(drop=True), test, path
+    rest, test = _split(pool, fraction, seed)
+    root.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, test[["sequence", "label"]].to_csv(sep="\t", index=False))
     return rest, test, path
 
 

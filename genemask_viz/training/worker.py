@@ -8,6 +8,7 @@ and leaves ``done``, ``cancelled`` or ``failed`` (with the error message) in
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import traceback
@@ -25,11 +26,12 @@ def close_distributed(ok: bool = True) -> None:
     """End this process's part in a torch.distributed job cleanly (no-op without one).
 
     Under ``accelerate launch`` Trainer creates the process group and nobody destroys
-    it: each rank then exits with its gloo pairs still connected, and a rank whose peer
-    has already closed its sockets can die of SIGABRT in the gloo transport while the
-    interpreter shuts down. So every rank first waits for the others (``ok``: only when
-    this rank finished normally; a failed rank must not wait for peers that may be stuck)
-    and then destroys the group, so that no connection is torn down under a live peer.
+    it: the group (held by the finished Trainer's DDP wrapper, often in a reference
+    cycle) then dies during interpreter finalization, where gloo's worker threads
+    releasing tensors need a GIL that no longer exists: SIGABRT, now and then. So every
+    rank first waits for the others (``ok``: only when this rank finished normally; a
+    failed rank must not wait for peers that may be stuck), then the group is destroyed
+    and the garbage collected while the interpreter is fully alive.
     """
     try:
         import torch.distributed as dist
@@ -47,7 +49,9 @@ def close_distributed(ok: bool = True) -> None:
         except Exception as exc:  # a peer died: tear down anyway
             print(f"genemask worker: final barrier failed ({exc}); closing anyway.",
                   file=sys.stderr)
+    gc.collect()  # the Trainer and its DDP wrapper (which hold the group) go first
     dist.destroy_process_group()
+    gc.collect()
 
 
 def execute_run(run_dir: str | os.PathLike, progress: bool = True, queue: bool = False,
@@ -111,5 +115,16 @@ def main(argv=None) -> int:
     return 0 if status.get("state") in ("done", "cancelled") else 1
 
 
+def _exit(code: int) -> None:
+    """Leave the process. Under torch.distributed (group destroyed above) without
+    interpreter finalization: the status is written and the streams are flushed, and no
+    native thread (gloo, OpenMP) is left to run into a finalizing interpreter."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())
