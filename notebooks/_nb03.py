@@ -35,10 +35,12 @@ FINETUNE_EPOCHS = None    # None = the paper's (20 epochs for 10 shots)
 MAX_TEST = None           # test rows per run (None: the whole held-out half, 1,000 rows)
 BASELINE = True           # also fine-tune an untrained model: does pretraining help at all?
 RUNS_DIR = None           # where runs are written; None: a temporary folder
-THREADS = 1               # CPU threads for torch: a tiny model is fastest on one (more for logo)
+THREADS = None            # CPU threads for torch; None = every core (pretraining uses both)
 SEED = 0
-# Scaling up on CPU: PRETRAIN_STEPS = 2000, BATCH_SIZE = 16, MAX_LENGTH = 512, SEEDS = 5,
-# THREADS = 2 takes an hour or more on 2 cores. Paper scale needs a GPU: see the last section.
+# Scaling up on CPU: MAX_LENGTH = 512 (the paper's segments, ~385 positions on average),
+# BATCH_SIZE = 16: tiny first learns only the 6-mer frequencies (loss ~8.08 nats, their entropy)
+# and was still there after 150 steps; plan on 1,000+ steps (docs/BENCHMARKS.md, issue 11, has
+# the measured step rates). Paper scale needs a GPU: see the last section.
 """, tags=["parameters"]),
 code("""
 import warnings
@@ -72,7 +74,9 @@ md("""
 Each run cuts segments from the demo genome (as the paper does from hg38: a random offset, then
 segments of up to `MAX_LENGTH` positions), masks every batch with its strategy, and trains a
 masked language model with Hugging Face `Trainer` (AdamW, the paper's learning rate 8e-4 with
-warmup). For `genemask` the k-mer PMI table is counted from the same genome first. The first
+warmup). Training takes the fast path: the prediction head runs only at the masked positions,
+attention uses PyTorch's fused kernels, and batches group segments of similar length so that
+little is padded. For `genemask` the k-mer PMI table is counted from the same genome first. The first
 segments are held out to measure the validation loss at the end.
 """),
 code("""
@@ -156,7 +160,9 @@ md("""
 
 * The dotted lines are chance. With a few dozen pretraining steps of a tiny model, every model
   is close to it, and the validation loss is still near the uniform guess: the pretrained
-  weights are barely different from random ones. Whatever gap appears between strategies here
+  weights are barely different from random ones. (A tiny model first learns how often each
+  6-mer occurs, a loss of about 8.08 nats on the demo genome, the entropy of those
+  frequencies, and only later starts to use the context; that takes hundreds of steps.) Whatever gap appears between strategies here
   reflects how a few steps nudged the initial weights, not what the strategies teach, so there
   is nothing to conclude about GeneMask at this scale, even when the gap looks consistent.
 * **Error bars first.** Two strategies differ only when the gap is large compared with the

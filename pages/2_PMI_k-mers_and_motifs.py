@@ -7,7 +7,7 @@ from genemask_viz.app_logic import read_upload
 from genemask_viz.app_logic.inputs import fewshot_root, hg38_ranking_path
 from genemask_viz.app_logic.pmi import (SCORE_COLUMNS, count_with_progress, differences_table,
                                         filter_table, groups_table, headline, kmer_hits,
-                                        scored_lengths, task_kmer_summary, upload_key,
+                                        score_columns, scored_lengths, task_kmer_summary, upload_key,
                                         want_comparison)
 from genemask_viz.errors import GeneMaskInputError
 from genemask_viz.plots import ranking_bins_figure, ranking_statistics_figure, score_distribution
@@ -145,7 +145,7 @@ st.caption(f"Table: {table.attrs.get('source', table_key)}; {len(table):,} n-gra
 st.header("Top-ranked n-grams")
 c = st.columns(5)
 n = int(c[0].selectbox("n (length)", lengths, index=lengths.index(6) if 6 in lengths else 0, key="pm_n"))
-columns = [col for col in SCORE_COLUMNS if col in table and table[col].notna().any()]
+columns = score_columns(table)
 from genemask_viz.ngrams import ranking_name, table_scoring  # noqa: E402 (issue 10: each table's own ranking first)
 column = c[1].selectbox("Rank by", columns, key=f"pm_column_{table_scoring(table)}", format_func=SCORE_COLUMNS.get,
                         help=f"This table's own ranking: {ranking_name(table)}.")

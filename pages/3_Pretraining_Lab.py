@@ -7,9 +7,10 @@ import streamlit as st
 from genemask_viz.app_logic import MAX_CONCURRENT_RUNS, device_summary, launch_run, run_overview
 from genemask_viz.app_logic.estimates import pretrain_estimate, pretrain_verdict
 from genemask_viz.app_logic.explorer import strategy_labels
-from genemask_viz.app_logic.labs import (active_runs, corpus_report, corpus_sentence, error_text,
-                                         follow_selection, progress_text, recent_failures,
-                                         run_metrics, runs_folder, same_launch, slot_holders)
+from genemask_viz.app_logic.corpus_view import corpus_report, corpus_sentence
+from genemask_viz.app_logic.labs import (active_runs, error_text, follow_selection, progress_text,
+                                         recent_failures, run_metrics, runs_folder, same_launch,
+                                         slot_holders)
 from genemask_viz.errors import GeneMaskInputError
 from genemask_viz.plots import loss_curves
 

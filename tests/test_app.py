@@ -395,14 +395,18 @@ def test_save_upload_uses_the_shared_upload_cap(tmp_path):
 
 # ---- issue 13: the labs' pretrain-then-fine-tune path ------------------------------------------
 def write_checkpoint_run(root: Path, name: str = "3-pretrain-with-model") -> Path:
-    """A done pretraining run that saved a real (tiny, untrained) model."""
-    from genemask_viz.tokens import KmerTokenizer
-    from genemask_viz.training.models import build_mlm, resolve_model, save_model
+    """A done pretraining run whose model/ folder passes the checkpoint check (config.json
+    of a BERT and DNABERT's vocab.txt). No weights: these tests only resolve and queue it
+    (building a real model costs ~1 min of imports on a loaded 2-core machine)."""
+    from genemask_viz.tokens import kmer_vocab
     from genemask_viz.training.pretrain import PretrainConfig
-    from genemask_viz.training.registry import create_run, set_status
+    from genemask_viz.training.registry import create_run, set_status, write_json_atomic
     run = create_run("pretrain", asdict(PretrainConfig(steps=2, strategy="dnabert")), root=root, name=name)
-    model = build_mlm(resolve_model("tiny"), seed=0)
-    save_model(model, KmerTokenizer(k=6), run / "model", {"fake": True})
+    words = kmer_vocab(6)
+    (run / "model").mkdir()
+    write_json_atomic(run / "model" / "config.json", {"model_type": "bert", "vocab_size": len(words),
+                                                      "hidden_size": 64})
+    (run / "model" / "vocab.txt").write_text("\n".join(words) + "\n")
     set_status(run, state="done", step=2, max_steps=2)
     return run
 
@@ -596,7 +600,7 @@ def test_fewshot_plot_starts_at_chance_and_names_runs_not_paths(tmp_path):
     path = str(tmp_path / "20260101-pretrain-ab12" / "model")
     assert model_label(path) == "20260101-pretrain-ab12" and model_label("tiny") == "tiny"
     rows = pd.DataFrame({"dataset": "demo", "model": path, "shots": [10, 10, 50, 50], "seed": [0, 1] * 2,
-                         "accuracy": [0.801, 0.807, 0.812, 0.818]})
+                         "accuracy": [0.801, 0.807, 0.812, 0.818], "mcc": [0.60, 0.61, 0.62, 0.63]})
     lines, _ = fewshot_lines(rows)
     fig = fewshot_figure(lines, "accuracy", group="line")
     assert [t.name for t in fig.data] == ["20260101-pretrain-ab12"]

@@ -7,8 +7,13 @@ or from the rest of :mod:`genemask_viz`. Nothing here imports Streamlit.
   validated), benchmark datasets in ``../shared/data`` or a folder the user names.
 - :mod:`.explorer`: one masked sequence as a :class:`MaskView` for the sequence
   track, statistics over many draws, strategy comparisons.
-- :mod:`.labs`: background runs through the registry (launch with a concurrency
-  limit, progress, history) and the training device.
+- :mod:`.labs`: background runs through the registry (paths resolved and models
+  checked at submission, launch with a concurrency limit, progress, history) and the
+  training device.
+- :mod:`.estimates`: expected run times from measured step rates; whether a result is
+  distinguishable from chance.
+- :mod:`.warm`: the demo genome, its PMI table and the compiled kernels, built once per
+  server process and warmed in the background; :mod:`.corpus_view`: a run's corpus.json.
 """
 
 from .explorer import (MaskView, STRATEGY_LABELS, compare_strategies, draw_statistics,

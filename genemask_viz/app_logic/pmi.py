@@ -56,8 +56,11 @@ def count_with_progress(records, max_n: int = 10, min_count: int = 101,
     return table
 
 
-def scored_lengths(table: pd.DataFrame, column: str = "genemask_score") -> list[int]:
-    """n-gram lengths that have at least one scored row."""
+def scored_lengths(table: pd.DataFrame, column: str | None = None) -> list[int]:
+    """n-gram lengths that have at least one scored row (by the table's ranking column)."""
+    if column is None:
+        from ..ngrams.scores import ranking_column
+        column = ranking_column(table)
     sub = table[table[column].notna()]
     return sorted(int(n) for n in sub["n"].unique())
 

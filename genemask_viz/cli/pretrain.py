@@ -52,6 +52,12 @@ def register(sub) -> None:
     p.add_argument("--mlm-probability", type=float, default=None,
                    help="override the strategy's rate (random: token rate; dnabert/genemask: centre "
                         "probability)")
+    p.add_argument("--switch-window", type=int, default=None,
+                   help="curricula (cm-gems): steps per window of the switch rule (default 5%% of "
+                        "--steps, whole logging intervals)")
+    p.add_argument("--switch-threshold", type=float, default=None,
+                   help="curricula (cm-gems): switch to the next stage when the smoothed training "
+                        "perplexity improved by less than this over a window (default 1.0)")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--num-workers", type=int, default=0, help="dataloader worker processes")
@@ -72,7 +78,9 @@ def config_from_args(args):
                           val_records=args.val_records, val_fraction=args.val_fraction,
                           max_length=args.max_length, table=args.table,
                           mlm_probability=args.mlm_probability, precision=args.precision,
-                          threads=args.threads, num_workers=args.num_workers)
+                          threads=args.threads, num_workers=args.num_workers,
+                          switch_window=getattr(args, "switch_window", None),
+                          switch_threshold=getattr(args, "switch_threshold", None))
 
 
 def wait_for_config(out, timeout_s: float = 300.0) -> None:

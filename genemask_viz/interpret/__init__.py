@@ -19,7 +19,8 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "models": ["load_mlm", "load_classifier", "finetuned_models", "list_models", "model_k"],
+    "models": ["load_mlm", "load_classifier", "finetuned_models", "list_models", "model_k",
+               "run_test_set"],
     "reconstruction": ["Reconstruction", "reconstruct", "reconstruction_score", "nucleotide_probabilities",
                     "nucleotide_logprobs", "kmer_base_logmarginals", "mask_sequences"],
     "attribution": ["Attribution", "attribute", "saturation_mutagenesis", "class_logits",

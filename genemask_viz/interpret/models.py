@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import GeneMaskInputError
 
-__all__ = ["load_mlm", "load_classifier", "finetuned_models", "model_k", "list_models"]
+__all__ = ["load_mlm", "load_classifier", "finetuned_models", "model_k", "list_models", "run_test_set"]
 
 KEPT_MODELS = "models"  # sub-folder of a few-shot run holding its kept fine-tuned models
 
@@ -134,3 +134,17 @@ def list_models(root: str | os.PathLike | None = None):
                              "label": f"{r['id']} / {m['name']}"
                                       + (f" (test accuracy {acc:.2f})" if acc is not None else "")})
     return pd.DataFrame(rows, columns=["kind", "run", "label", "path"])
+
+
+def run_test_set(model_path, max_rows: int | None = 200):
+    """The fixed test set of the task a kept fine-tuned model was trained on (from its few-shot
+    run's configuration: ``RUN/models/NAME`` -> ``RUN/config.json``), as a DataFrame with
+    ``sequence`` and ``label``; the first ``max_rows`` rows of a seeded shuffle (both classes)."""
+    from ..training.registry import read_config
+    from ..training.tasks import load_task
+    run = Path(model_path).resolve().parents[1]
+    params = read_config(run).get("params") or {}
+    task = load_task(params.get("data"), train=params.get("train"), test=params.get("test"),
+                     test_fraction=params.get("test_fraction", 0.2))
+    test = task.test.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    return test if max_rows is None else test.head(int(max_rows))

@@ -29,7 +29,7 @@ from transformers import DataCollatorForLanguageModeling
 from ..errors import GeneMaskInputError
 from ..tokens import MASK_ID, N_SPECIAL
 from .dispatch import mask_batch
-from .names import STRATEGIES, TABLE_STRATEGIES
+from .names import CURRICULA, SCORE_STRATEGIES, STRATEGIES, TABLE_STRATEGIES
 from .scores import UnitVocabulary, token_scores, unit_vocabulary
 from .strategies import _check_scores, apply_bert_rule
 
@@ -53,6 +53,8 @@ class GeneMaskCollator(DataCollatorForLanguageModeling):
     units : a :class:`UnitVocabulary` instead of ``table`` (pmi-span).
     k : k-mer size; default the tokenizer's ``k`` (or inferred from its vocabulary size).
     strategy_params : keyword arguments for the strategy (e.g. ``centre_prob``).
+    stage : for a curriculum (``cm-gems``, ``cm-gems-released``), which of its stages masks
+        now (0 first); training switches it (:mod:`genemask_viz.training.curriculum`).
 
     After construction, ``ranking`` names the table's ranking the strategy uses
     (:func:`genemask_viz.ngrams.ranking_name`; None without a table), for run records.
@@ -65,6 +67,7 @@ class GeneMaskCollator(DataCollatorForLanguageModeling):
     k: int | None = None
     strategy_params: dict = field(default_factory=dict)
     ranking: str | None = None
+    stage: int = 0
 
     def __post_init__(self):
         super().__post_init__()
@@ -89,7 +92,7 @@ class GeneMaskCollator(DataCollatorForLanguageModeling):
         if isinstance(table, (str, bytes)) or hasattr(table, "__fspath__"):
             from ..ngrams import load_table
             table = load_table(table)
-        if self.strategy in ("genemask", "genemask-released") and self.scores is None:
+        if self.strategy in SCORE_STRATEGIES and self.scores is None:
             if table is None:
                 raise GeneMaskInputError(f"strategy {self.strategy!r} needs a PMI table.",
                                          fix="pass table= (DataFrame or path) or scores=.")
@@ -104,7 +107,7 @@ class GeneMaskCollator(DataCollatorForLanguageModeling):
             self.ranking = ranking_name(table)
         if isinstance(table, pd.DataFrame):
             self.table = None  # keep only what the strategy needs (workers pickle the collator)
-        if self.scores is not None and self.strategy in ("genemask", "genemask-released"):
+        if self.scores is not None and self.strategy in SCORE_STRATEGIES:
             self.scores = _check_scores(self.scores, self.k)
 
     def _strategy_kwargs(self) -> dict:
@@ -113,8 +116,10 @@ class GeneMaskCollator(DataCollatorForLanguageModeling):
             params.setdefault("rate", self.mlm_probability)
         elif self.strategy == "pmi-span":
             params["units"] = self.units
-        elif self.strategy in ("genemask", "genemask-released"):
+        elif self.strategy in SCORE_STRATEGIES:
             params["scores"] = self.scores
+        if self.strategy in CURRICULA:
+            params["stage"] = self.stage
         return params
 
     def torch_mask_tokens(self, inputs: Any, special_tokens_mask: Any | None = None,

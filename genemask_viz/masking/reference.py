@@ -62,13 +62,19 @@ def reference_mask(strategy: str, input_ids, centres=None, *, k: int = 6, attent
                    span_offsets=None, top_fraction: float = GENEMASK_TOP_FRACTION,
                    extend_all_below: int = GENEMASK_EXTEND_ALL_BELOW, extend_half_width=None,
                    target_rate: float = 0.15, priorities=None, tie_break=None,
-                   anchor_keys=None, extend_keys=None) -> MaskResult:
+                   anchor_keys=None, extend_keys=None, top_k=None) -> MaskResult:
     """Loop reference of ``strategy`` with injected draws (``centres`` [B, T] bool, or
     ``priorities`` / ``tie_break`` [B, T+k-1] for pmi-span; ``genemask-random-anchor``
-    also ``anchor_keys`` / ``extend_keys`` [B, T] uniforms)."""
+    also ``anchor_keys`` / ``extend_keys`` [B, T] uniforms; ``global-pmi`` only
+    ``tie_break`` [B, T] uniforms)."""
     ids_all = torch.as_tensor(input_ids).tolist()
     att_all = None if attention_mask is None else torch.as_tensor(attention_mask).tolist()
     sp_all = None if special_tokens_mask is None else torch.as_tensor(special_tokens_mask).tolist()
+    if strategy in ("global-pmi", "cm-gems-released-global-pmi", "cm-gems-released-genemask"):
+        return _cm_gems_reference(strategy, ids_all, att_all, sp_all, centres, k, scores,
+                                  span_offsets, top_fraction, extend_all_below,
+                                  k - 1 if extend_half_width is None else extend_half_width,
+                                  target_rate, tie_break, top_k)
     lo, hi = dnabert_span_offsets(k) if span_offsets is None else span_offsets
     if strategy == "random":
         lo = hi = 0
@@ -191,3 +197,87 @@ def _pmi_span_row(ids, maskable, kmer, k, units, target_rate, priorities, tie_br
         hidden_now = sum(reference_hidden(ids, mask, kmer, k)[0])
     drawn.sort()
     return mask, drawn
+
+
+def _cm_gems_reference(strategy, ids_all, att_all, sp_all, centres, k, scores, span_offsets,
+                       top_fraction, extend_all_below, E, target_rate, tie_break, top_k):
+    """The CM-GEMS stages (:mod:`genemask_viz.masking.global_pmi`), one row at a time, written
+    like the release's ``mask_tokens``: sets of positions, sorted lists, a loop per window."""
+    score_list = [float(x) for x in np.asarray(scores, dtype=float)]
+    score_list = [-math.inf if math.isnan(x) else x for x in score_list]
+    lo, hi = dnabert_span_offsets(k) if span_offsets is None else span_offsets
+    if top_k is None:
+        top_ids = {i for i, x in enumerate(score_list) if math.isfinite(x)}
+    else:
+        best = sorted(range(len(score_list)), key=lambda i: (-score_list[i], i))[:top_k]
+        top_ids = {i for i in best if math.isfinite(score_list[i])}
+
+    def by_position(t):
+        return score_list[t] if t < len(score_list) else -math.inf
+
+    rows, spans = [], []
+    chosen = {"chosen_pos": [], "chosen_id": [], "chosen_score": [], "extended": []}
+    for b, ids in enumerate(ids_all):
+        maskable, kmer, first, last = _row_info(ids, att_all[b] if att_all else None,
+                                                sp_all[b] if sp_all else None)
+        T = len(ids)
+        masked, row_spans, row_chosen = set(), [], []
+
+        def window(j, kind, centre_span=False):
+            a, z = (j + lo, j + hi) if centre_span else (j - E, j + E)
+            for t in range(a, z + 1):
+                if first <= t <= last and maskable[t]:
+                    masked.add(t)
+            row_spans.append((b, max(a, first), min(z, last), kind, j))
+
+        drawn = [] if centres is None else [t for t in range(T) if bool(centres[b][t]) and maskable[t]]
+        cen = [False] * T
+        if strategy == "global-pmi":
+            cands = [j for j in range(T) if maskable[j] and ids[j] in top_ids]
+            cands.sort(key=lambda j: (-score_list[ids[j]], -float(tie_break[b][j]), j))
+            goal = math.ceil(sum(maskable) * target_rate - 1e-9)
+            for j in cands:
+                if len(masked) >= goal:
+                    break
+                window(j, 1)
+                row_chosen.append((j, score_list[ids[j]], True))
+        elif strategy == "cm-gems-released-global-pmi":
+            order = sorted((t for t in range(T) if maskable[t]), key=lambda t: (-by_position(t), t))
+            for j in order[:len(drawn)]:        # as many windows as drawn centres
+                window(j, 1)
+                row_chosen.append((j, by_position(j), True))
+        else:  # cm-gems-released-genemask
+            best = []
+            for c in drawn:
+                cen[c] = True
+                window(c, 0, centre_span=True)
+                best_j, best_s = c, -math.inf
+                for j in [c] + [c + o for o in range(lo, hi + 1) if o != 0]:
+                    if 0 <= j < T and maskable[j] and by_position(j) > best_s:
+                        best_j, best_s = j, by_position(j)
+                best.append((c, best_j, best_s))
+            n_top = math.ceil(len(best) * top_fraction)
+            top = best if n_top < extend_all_below else best[:n_top]   # before any sorting
+            for c, j, sc in best:
+                row_chosen.append((j, sc, (c, j, sc) in top))
+            for c, j, sc in top:
+                window(j, 1)
+        if strategy != "cm-gems-released-genemask":
+            row_chosen.sort()
+            for j, _, _ in row_chosen:
+                cen[j] = True
+            row_spans.sort(key=lambda x: x[4])   # the batched code lists anchors left to right
+        for j, sc, ext in row_chosen:
+            chosen["chosen_pos"].append(j)
+            chosen["chosen_id"].append(ids[j])
+            chosen["chosen_score"].append(sc)
+            chosen["extended"].append(ext)
+        mask = [t in masked for t in range(T)]
+        hidden, valid = reference_hidden(ids, mask, kmer, k)
+        rows.append(dict(mask=mask, maskable=maskable, centres=cen, hidden=hidden, valid=valid))
+        spans.extend(row_spans)
+    extra = {"chosen_pos": torch.tensor(chosen["chosen_pos"], dtype=torch.long),
+             "chosen_id": torch.tensor(chosen["chosen_id"], dtype=torch.long),
+             "chosen_score": torch.tensor(chosen["chosen_score"], dtype=torch.float64),
+             "extended": torch.tensor(chosen["extended"], dtype=torch.bool)}
+    return _pack(strategy, k, rows, spans, extra)

@@ -1,10 +1,12 @@
 """Which k-mer ranking a comparison uses, and the exact PMI_n ranking of a release table.
 
-A table's own ranking is its GeneMask score column (``ranking_column``; the
-issue-10 helper of :mod:`genemask_viz.ngrams` when it exists). The GeneMask
+A table's own ranking is the column its declared scoring ranks by
+(:func:`genemask_viz.ngrams.scores.ranking_column`: ``genemask_score`` for exact
+tables, ``release_score`` for the release's). The GeneMask
 release's hg38 table is not exact PMI_n (spec section 2): its ``dp.true.pmi``
 minimises over pieces of length <= 2 only. Its integer 6-mer counts are exact,
-so :func:`exact_table_from_counts` recomputes every score by the library's own
+so the exact ranking is the import's ``genemask_score`` column, or
+:func:`exact_table_from_counts` recomputes every score by the library's own
 scoring (:func:`genemask_viz.ngrams.score_table`) from them, with the shorter
 counts derived by marginalising the last base,
 
@@ -22,29 +24,38 @@ import pandas as pd
 
 from ..errors import GeneMaskInputError
 
-DEFAULT_RANKING = "genemask_score"
-
-
 def ranking_column(table: pd.DataFrame) -> str:
-    """The column holding the table's GeneMask ranking score."""
-    try:  # the issue-10 helper, once it exists
-        from ..ngrams import table_io
-        helper = getattr(table_io, "ranking_column", None)
-        if helper is not None:
-            col = helper(table)
-            if col in table:
-                return col
-    except Exception:  # noqa: BLE001 - fall back to the long-standing column
-        pass
-    return DEFAULT_RANKING
+    """The column holding the table's GeneMask ranking (:func:`genemask_viz.ngrams.scores.ranking_column`)."""
+    from ..ngrams.scores import ranking_column as column
+    return column(table)
 
 
 def table_scoring(table: pd.DataFrame) -> str:
-    """``"release"`` for an imported GeneMask release table, else ``"exact"``."""
-    declared = table.attrs.get("scoring")
-    if declared in ("exact", "release"):
-        return declared
-    return "release" if "release" in str(table.attrs.get("source", "")).lower() else "exact"
+    """``"exact"`` or ``"release"`` (:func:`genemask_viz.ngrams.scores.table_scoring`)."""
+    from ..ngrams.scores import table_scoring as scoring
+    return scoring(table)
+
+
+def ranking_names(table: pd.DataFrame) -> tuple[str, str]:
+    """Names of the table's own ranking and of the exact one (from ``attrs`` when declared)."""
+    from ..ngrams.scores import ranking_name
+    names = table.attrs.get("ranking_names")
+    exact = names.get("exact") if isinstance(names, dict) else None
+    return ranking_name(table), exact or "exact PMI_n GeneMask score, recomputed from the counts"
+
+
+def exact_scores(table: pd.DataFrame, kmers, n: int = 6) -> np.ndarray | None:
+    """Exact GeneMask scores of ``kmers``: the table's ``genemask_score`` column when it has
+    one (a release import carries it), else recomputed from its counts; None if impossible."""
+    sub = table[table["n"] == n]
+    if "genemask_score" in sub and sub["genemask_score"].notna().any():
+        col = sub.set_index(sub["ngram"].str.upper())["genemask_score"]
+    else:
+        try:
+            col = exact_table_from_counts(table, n=n).set_index("ngram")["genemask_score"]
+        except GeneMaskInputError:
+            return None
+    return col.reindex(list(kmers)).to_numpy(float)
 
 
 def exact_table_from_counts(table: pd.DataFrame, n: int = 6, min_count: int = 101) -> pd.DataFrame:

@@ -34,7 +34,7 @@ from ..jsonsafe import json_safe
 from . import bootstrap as bs
 from . import stats as st
 from .library import DEFAULT_RELEASE, MotifSet, motif_set, resolve_motifs
-from .rankings import exact_table_from_counts, ranking_column, table_scoring
+from .rankings import exact_scores, ranking_column, ranking_names, table_scoring
 from .scoring import KmerScores, score_kmers
 from .similarity import group_kmers
 from .tomtom import best_hits, counts_to_probs, tomtom_matrix
@@ -70,15 +70,14 @@ class MotifComparison:
 
 def _rankings(table: pd.DataFrame, sub: pd.DataFrame, col: str, n: int, seed: int):
     scoring = table_scoring(table)
+    own, exact_name = ranking_names(table)
     out = {"pmi": sub[col].to_numpy(float)}
-    names = {"pmi": f"GeneMask score of the table ({scoring} scoring, column {col})"}
-    if scoring == "release" and n == GENEMASK_K:
-        try:
-            exact = exact_table_from_counts(table, n=n).set_index("ngram")["genemask_score"]
-            out["pmi_exact"] = exact.reindex(sub["ngram"].str.upper()).to_numpy(float)
-            names["pmi_exact"] = "GeneMask score from exact PMI_n, recomputed from the table's counts"
-        except GeneMaskInputError:
-            pass
+    names = {"pmi": f"{own} (scoring {scoring}, column {col})"}
+    if scoring == "release":
+        exact = exact_scores(table, sub["ngram"].str.upper(), n)
+        if exact is not None and np.isfinite(exact).all():
+            out["pmi_exact"] = exact
+            names["pmi_exact"] = exact_name
     for name, c in CONTROLS.items():
         if c in sub and sub[c].notna().any():
             out[name] = sub[c].to_numpy(float)
@@ -312,7 +311,6 @@ def summary(result: MotifComparison) -> dict:
 def write_report(result: MotifComparison, out_dir: str | os.PathLike, logos: int = 10) -> Path:
     """Write the comparison's files (module doc) under ``out_dir``; returns it."""
     from .logos import match_logo, ranking_figure
-    from .tomtom import logo_offset
     import matplotlib.pyplot as plt
 
     out = Path(out_dir)
@@ -339,7 +337,7 @@ def write_report(result: MotifComparison, out_dir: str | os.PathLike, logos: int
                          motif_label=f"{row.best_motif} {row.best_motif_name}")
         fig.savefig(out / "logos" / f"{row.pmi_rank:03d}_{row.kmer}.png", dpi=80)
         plt.close(fig)
-    for row, g in list(zip(result.groups.itertuples(), result.group_objects))[:logos]:
+    for row in list(result.groups.itertuples())[:logos]:
         fig = group_logo(result, row.group)
         fig.savefig(out / "logos" / f"group_{row.group:02d}_{row.consensus}.png", dpi=80)
         plt.close(fig)

@@ -196,21 +196,3 @@ def flatten(stats: dict) -> pd.DataFrame:
                                  "p": v["p"], "top_matches": v["top_matches"], "top_n": v["top_n"],
                                  "base_rate": v["base_rate"]})
     return pd.DataFrame(rows)
-
-
-def verdict(tidy: pd.DataFrame, subject: str = "pmi", alpha: float = 0.05) -> pd.DataFrame:
-    """For every statistic, whether ``subject`` beats each control: its value is higher
-    and it is significant (p < alpha) while pointing the right way."""
-    rows = []
-    key = ["motifs", "kmer_set", "measure", "on"]
-    for k, g in tidy.groupby(key, sort=False):
-        g = g.set_index("ranking")
-        if subject not in g.index:
-            continue
-        me = g.loc[subject]
-        sig = bool(me["p"] < alpha and me["value"] > (1.0 if me["measure"] == "enrichment_fold" else 0))
-        for ctrl in g.index.drop(subject):
-            rows.append(dict(zip(key, k), control=ctrl, subject_value=me["value"],
-                             control_value=g.loc[ctrl, "value"], subject_significant=sig,
-                             beats=bool(sig and me["value"] > g.loc[ctrl, "value"])))
-    return pd.DataFrame(rows)

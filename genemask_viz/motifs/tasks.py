@@ -16,6 +16,11 @@ standard test instead:
    Fisher's exact test, one-sided for enrichment in positives
    (``scipy.stats.fisher_exact(alternative="greater")``), Benjamini-Hochberg
    across the motifs of the library (``q``). Enriched: q < 0.05.
+   GC sensitivity: positives of both tasks are GC-richer than negatives, and GC-rich
+   motifs (SP/KLF) gain hits from that alone. ``p_gc`` / ``q_gc`` repeat the test
+   stratified by the sequence's GC fraction (``GC_STRATA`` quantile bins;
+   Cochran-Mantel-Haenszel, one-sided, continuity-corrected), so a motif enriched
+   only because positives are GC-richer loses its q; ``enriched_gc``: q_gc < 0.05.
 4. k-mers: the match table restricted to the enriched motifs (a k-mer's best
    window-normalised score over them, ``best_rel`` / ``core_rel``) is compared
    with each ranking exactly as for the whole library (Spearman, enrichment of
@@ -40,6 +45,7 @@ from .tomtom import bh
 DEFAULT_TASKS = ("Prom-core", "Cohn-enh")
 DEFAULT_THRESHOLD = 1e-4
 ENRICHED_Q = 0.05
+GC_STRATA = 5
 
 
 def load_task_sequences(folder: str | Path) -> pd.DataFrame:
@@ -90,8 +96,9 @@ def scan_presence(sequences, mset: MotifSet, threshold: float = DEFAULT_THRESHOL
     return present
 
 
-def fisher_enrichment(present: np.ndarray, labels, mset: MotifSet) -> pd.DataFrame:
-    """Per motif: counts, odds ratio, one-sided Fisher p and BH q (module doc, step 3)."""
+def fisher_enrichment(present: np.ndarray, labels, mset: MotifSet, strata=None) -> pd.DataFrame:
+    """Per motif: counts, odds ratio, one-sided Fisher p and BH q (module doc, step 3); with
+    ``strata`` (e.g. :func:`gc_strata`) also the stratified ``p_gc``, ``q_gc``, ``enriched_gc``."""
     labels = np.asarray(labels)
     pos, neg = labels == 1, labels == 0
     a = present[pos].sum(axis=0)
@@ -107,9 +114,41 @@ def fisher_enrichment(present: np.ndarray, labels, mset: MotifSet) -> pd.DataFra
                         "odds_ratio": odds, "p": p, "q": bh(p),
                         "repeat_derived": mset.repeat_derived})
     out["enriched"] = (out["q"] < ENRICHED_Q) & (out["odds_ratio"] > 1)
+    if strata is not None:
+        out["p_gc"] = cmh_greater(present, labels, strata)
+        out["q_gc"] = bh(out["p_gc"].to_numpy())
+        out["enriched_gc"] = out["q_gc"] < ENRICHED_Q
     out["motif_index"] = np.arange(len(out))
     return out.sort_values(["q", "p", "odds_ratio"], ascending=[True, True, False],
                            kind="stable").reset_index(drop=True)
+
+
+def cmh_greater(present: np.ndarray, labels, strata) -> np.ndarray:
+    """One-sided Cochran-Mantel-Haenszel p-value per motif (column of ``present``): more hits
+    in positives than negatives within strata, pooled; continuity-corrected normal approximation."""
+    labels, strata = np.asarray(labels), np.asarray(strata)
+    num = np.zeros(present.shape[1])
+    var = np.zeros(present.shape[1])
+    for k in np.unique(strata):
+        rows = strata == k
+        n = rows.sum()
+        if n < 2:
+            continue
+        pos = (labels[rows] == 1).sum()
+        with_ = present[rows].sum(axis=0).astype(float)
+        a = present[rows & (labels == 1)].sum(axis=0)
+        num += a - pos * with_ / n
+        var += pos * (n - pos) * with_ * (n - with_) / (n * n * (n - 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (num - 0.5) / np.sqrt(var)
+    return np.where(var > 0, sps.norm.sf(z), 1.0)
+
+
+def gc_strata(sequences, bins: int = GC_STRATA) -> np.ndarray:
+    """Quantile bin (0..bins-1) of each sequence's GC fraction."""
+    seqs = pd.Series(list(sequences))
+    gc = (seqs.str.count("G") + seqs.str.count("C")) / seqs.str.len()
+    return pd.qcut(gc.rank(method="first"), bins, labels=False).to_numpy()
 
 
 def motif_set_null(best_rel: np.ndarray, chosen: np.ndarray, top_rows: np.ndarray,
@@ -130,15 +169,23 @@ def motif_set_null(best_rel: np.ndarray, chosen: np.ndarray, top_rows: np.ndarra
             "p": float((1 + (null >= observed).sum()) / (1 + null_sets)), "sets": null_sets}
 
 
+def _gc(frame: pd.DataFrame, label: int) -> float:
+    seqs = frame.loc[frame["label"] == label, "sequence"]
+    return float(((seqs.str.count("G") + seqs.str.count("C")) / seqs.str.len()).mean())
+
+
 def task_enrichment(folder: str | Path, mset: MotifSet,
                     threshold: float = DEFAULT_THRESHOLD) -> tuple[pd.DataFrame, dict]:
     """Load, scan and test one task folder; returns the per-motif table and its facts."""
     frame = load_task_sequences(folder)
     present = scan_presence(frame["sequence"], mset, threshold)
-    table = fisher_enrichment(present, frame["label"].to_numpy(), mset)
+    table = fisher_enrichment(present, frame["label"].to_numpy(), mset,
+                              gc_strata(frame["sequence"]))
     facts = {"folder_name": Path(folder).name, "n_positive": int((frame["label"] == 1).sum()),
              "n_negative": int((frame["label"] == 0).sum()),
              "length": int(frame["sequence"].str.len().iloc[0]), "fimo_threshold": threshold,
              "n_enriched": int(table["enriched"].sum()), "enriched_q": ENRICHED_Q,
+             "n_enriched_gc_stratified": int(table["enriched_gc"].sum()), "gc_strata": GC_STRATA,
+             "gc_positive": _gc(frame, 1), "gc_negative": _gc(frame, 0),
              "test": "Fisher exact, one-sided (enriched in positives), BH across motifs"}
     return table, facts

@@ -145,6 +145,11 @@ def study_grid(study_dir: str | os.PathLike):
     states = plan_states(study_dir)
     rows: dict[tuple, dict] = {}
     columns = ["pretrain"]
+    # rows in the study's strategy order (the few-shot entries list every strategy, none too)
+    for s in sorted(states, key=lambda s: s["kind"] == "pretrain"):
+        rows.setdefault((s["strategy"], s["pretrain_seed"]), {
+            "strategy": s["strategy"], "pretrain seed": s["pretrain_seed"],
+            "pretrain": "-" if s["strategy"] == NONE else "."})
     for s in states:
         key = (s["strategy"], s["pretrain_seed"])
         row = rows.setdefault(key, {"strategy": s["strategy"], "pretrain seed": s["pretrain_seed"],

@@ -142,7 +142,10 @@ def run_study(study_dir: str | os.PathLike, jobs: int | None = None, poll_s: flo
                         ensure_untrained(spec, study_dir, entry["pretrain_seed"])
                     create_run(entry["kind"], params, run_dir=d)
                 except GeneMaskInputError as exc:
-                    say(f"cannot start {name}: {exc}")
+                    if _alive(run_status(d)):  # its old process is still ending: wait for it
+                        tried.discard(name)
+                    else:
+                        say(f"cannot start {name}: {exc}")
                     continue
                 started = True
                 if jobs == 1:

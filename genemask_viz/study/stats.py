@@ -19,7 +19,8 @@ the fine-tuning seed also choosing the shot draw):
   NaN p-values (n < 2) are left out of m and stay NaN.
 - **Chance**: what a model predicting the test set's most common class for every row
   scores (accuracy = that class's share q, macro-F1 = 2q / ((1 + q) C) for C classes,
-  MCC 0, AUROC 0.5). A collapsed fine-tune scores exactly this.
+  MCC 0, AUROC 0.5). A collapsed fine-tune (one class predicted for every row) scores its
+  class's share: this at best, less when it picked a minority class.
 """
 
 from __future__ import annotations

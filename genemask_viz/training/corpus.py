@@ -152,7 +152,7 @@ def make_collator(strategy: str, tokenizer, table=None, seed: int = 0,
     if mlm_probability is not None:
         if strategy == "random":
             kwargs["mlm_probability"] = mlm_probability
-        elif strategy != "pmi-span":
+        elif strategy not in ("pmi-span", "global-pmi"):  # these keep their own target rates
             kwargs["strategy_params"] = {"centre_prob": mlm_probability}
     return GeneMaskCollator(**kwargs)
 

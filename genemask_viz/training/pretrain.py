@@ -36,6 +36,7 @@ import numpy as np
 from ..errors import GeneMaskInputError, GeneMaskWarning
 from .callbacks import RunLogger
 from .corpus import STRATEGIES, TABLE_STRATEGIES, BatchCollator, make_collator, pretraining_corpus
+from .curriculum import CurriculumTrainerMixin, setup_curriculum
 from .models import build_mlm, load_tokenizer, resolve_model, save_model
 from .registry import checkpoint_problem, write_json_atomic
 
@@ -87,6 +88,8 @@ class PretrainConfig:
     attention_dropout: float | None = None  # None: the preset's / checkpoint's (models.py)
     hidden_dropout: float | None = None     # None: the preset's / checkpoint's
     k: int = 6
+    switch_window: int | None = None       # curricula (cm-gems): steps per window (curriculum.py)
+    switch_threshold: float | None = None  # curricula: perplexity improvement to keep a stage
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -264,6 +267,9 @@ def _pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool
     masker = make_collator(config.strategy, tokenizer, table=table, seed=config.seed,
                            mlm_probability=config.mlm_probability)
     collator = BatchCollator(masker, seed=config.seed)
+    curriculum_collator, curriculum = setup_curriculum(config, tokenizer, table, run_dir,
+                                                       make_collator, BatchCollator)
+    collator = curriculum_collator or collator
 
     args = TrainingArguments(
         output_dir=str(run_dir / "checkpoints"), max_steps=config.steps,
@@ -286,7 +292,7 @@ def _pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool
     model = build_mlm(source, seed=config.seed, attention_dropout=config.attention_dropout,
                       hidden_dropout=config.hidden_dropout)
 
-    class PretrainTrainer(Trainer):
+    class PretrainTrainer(CurriculumTrainerMixin, Trainer):
         def _get_train_sampler(self, train_dataset=None):
             dataset = self.train_dataset if train_dataset is None else train_dataset
             if not config.group_by_length:
@@ -299,6 +305,9 @@ def _pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool
                               compute_metrics=masked_accuracy,
                               preprocess_logits_for_metrics=_argmax_logits,
                               callbacks=[logger, *callbacks])
+    if curriculum is not None:  # cm-gems: stage switches (curriculum.py)
+        trainer.curriculum = curriculum
+        trainer.add_callback(curriculum)
     # no log dicts on stdout (metrics.jsonl has them); progress bar on stderr, or none
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
@@ -326,6 +335,8 @@ def _pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool
                   "resumed_from": last, "eval": ev,
                   "mean_tokens_per_sequence": float(np.round(mean_tokens, 2)),
                   "base_model": source.label, "versions": _versions(torch)}
+        if curriculum is not None:
+            record["curriculum"] = curriculum.state()
         result.model_dir = save_model(trainer.model, tokenizer, run_dir / "model", record)
     return result
 
