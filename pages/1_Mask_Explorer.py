@@ -100,8 +100,9 @@ with st.sidebar:
                                format_func=lambda i: g.records[i].name)
             win = st.number_input("Window number (each one is centred on a planted motif)", 0, 599, 0,
                                   key="mx_window")
-            length = st.slider(f"Length (nt; {WINDOW} = one full model input)", 30, WINDOW, WINDOW,
-                               key="mx_length")
+            length = st.slider("Length (nt)", 30, MAX_TOKENS + 5, MAX_TOKENS + 5, key="mx_length",
+                               help=f"One model input holds {MAX_TOKENS} tokens: {WINDOW} nt at k = {k}; "
+                                    "a longer window is cut to that.")
             w = demo_window(g, rec, int(win), int(length))
             sequence, seq_label, window_motifs = w.sequence, f"demo {w.label}", w.motifs
         elif source == sources[1]:

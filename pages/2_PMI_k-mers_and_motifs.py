@@ -278,7 +278,10 @@ if task not in st.session_state.get("pm_tasks_done", set()):
     st.stop()
 motifs_t, facts = task_motifs(str(root / task))
 st.caption(f"{facts['n_positive']:,} positive and {facts['n_negative']:,} negative sequences of "
-           f"{facts['length']} nt; {facts['n_enriched']} motifs enriched at q < 0.05.")
+           f"{facts['length']} nt; {facts['n_enriched']} motifs enriched at q < 0.05 (Fisher), "
+           f"{facts['n_enriched_gc_stratified']} when positives and negatives are compared within GC "
+           f"bins (q_gc; positives {facts['gc_positive']:.0%} GC, negatives {facts['gc_negative']:.0%}). "
+           "A motif enriched by q but not by q_gc may only reflect the positives' higher GC content.")
 show = motifs_t.head(25).drop(columns=["motif_index"])
 st.dataframe(show, hide_index=True, key="pm_task_table")
 lcols = st.columns(3)

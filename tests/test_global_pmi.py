@@ -62,8 +62,7 @@ def assert_same(a, b):
 LENGTHS = [1, 3, 7, 12, 30, 64, 120, 250, 510]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("top_k", [None, 300])
+@pytest.mark.parametrize("seed, top_k", [(0, None), (1, 300)])
 def test_global_pmi_matches_reference(seed, top_k):
     for repeat, scores in ((False, SCORES), (True, token_scores(table(seed, tied=True)))):
         b = batch(LENGTHS, seed=seed, n_rate=0.02, repeat=repeat)
@@ -76,7 +75,7 @@ def test_global_pmi_matches_reference(seed, top_k):
             assert_same(res, ref)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_released_stages_match_reference(seed):
     b = batch(LENGTHS + [400, 510], seed=seed, n_rate=0.02)
     ids, att = b["input_ids"], b["attention_mask"]

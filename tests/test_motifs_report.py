@@ -106,7 +106,7 @@ def test_default_n_prefers_genemask_6mers():
     assert "6" in action.help and "most rows" in action.help and "table's k" not in action.help
 
 
-def test_demo_genome_planted_motifs_are_recovered(tmp_path):
+def test_demo_genome_planted_motifs_are_recovered(tmp_path, monkeypatch):
     """`genemask motifs --table demo`: the planted motifs are recovered, by core hit (6-mers)
     and, for 8-mer groups, by Tomtom at q < 0.05."""
     import argparse
@@ -158,7 +158,11 @@ def test_demo_genome_planted_motifs_are_recovered(tmp_path):
     assert max(best_q[m] for m in ("MA0079.5", "MA0506.3", "MA0095.4")) < 0.05, best_q
     assert best_q["MA0108.3"] > 0.05                       # TBP: not found (documented)
     assert set(hits.loc[(hits.hit == 1) & (hits.q < 0.05), "motif_id"]) >= {"MA0506.3", "MA0095.4"}
-    # the CLI path: 'demo' is a table, not a missing file
+    # the CLI path: 'demo' is a table, not a missing file (its table is the one computed above)
+    import genemask_viz.cli.motifs as cli_motifs
+    assert table.attrs["source"].startswith("demo genome")
+    monkeypatch.setattr(cli_motifs, "load_demo_or_table",
+                        lambda spec: table if spec == "demo" else pytest.fail(spec))
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     args = parser.parse_args(["motifs", "--table", "demo", "--group-n", "8", "--bootstrap", "10",

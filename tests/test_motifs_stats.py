@@ -162,6 +162,31 @@ def test_fisher_enrichment_matches_scipy(small_set):
     assert t.loc[1, "enriched"] and t["enriched"].sum() <= 3
 
 
+def test_gc_stratified_test_matches_reference_and_removes_a_gc_effect(small_set):
+    from genemask_viz.motifs.tasks import cmh_greater, fisher_enrichment, gc_strata
+    rng = np.random.default_rng(8)
+    labels = np.repeat([1, 0], 100)
+    strata = rng.integers(0, 3, 200)
+    present = rng.random((200, 4)) < 0.3
+    got = cmh_greater(present, labels, strata)
+    for j in range(4):                                   # slow reference: one 2x2 per stratum
+        num = var = 0.0
+        for k in range(3):
+            r = strata == k
+            a = int((present[r, j] & (labels[r] == 1)).sum())
+            n1, m1, n = int((labels[r] == 1).sum()), int(present[r, j].sum()), int(r.sum())
+            num += a - n1 * m1 / n
+            var += n1 * (n - n1) * m1 * (n - m1) / (n ** 2 * (n - 1))
+        assert got[j] == pytest.approx(sps.norm.sf((num - 0.5) / np.sqrt(var)))
+    # positives GC-rich; a "motif" present in GC-rich sequences only: Fisher calls it, CMH does not
+    seqs = ["GC" * 20 if i < 70 else "AT" * 20 for i in range(100)] + \
+           ["GC" * 20 if i < 30 else "AT" * 20 for i in range(100)]
+    gc_hit = np.array([s.startswith("GC") for s in seqs])
+    pres = np.column_stack([gc_hit] + [np.zeros(200, bool)] * (len(small_set) - 1))
+    t = fisher_enrichment(pres, labels, small_set, gc_strata(seqs, 2)).set_index("motif_index")
+    assert t.loc[0, "q"] < 1e-6 and not t.loc[0, "enriched_gc"] and t.loc[0, "p_gc"] > 0.4
+
+
 def test_scan_presence_matches_direct_fimo(small_set):
     from genemask_viz.motifs.tasks import one_hot, scan_presence
     rng = np.random.default_rng(7)

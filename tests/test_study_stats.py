@@ -137,3 +137,62 @@ def test_hidden_accuracy_base_votes_by_hand():
     v = kmer_to_id("TCG") - N_SPECIAL
     assert [int(m[o, v].argmax()) for o in range(3)] == [1, 2, 3]
     assert m.sum(dim=2).eq(1).all()
+
+
+def _reference_hidden_accuracy(model_dir, sequences, seed):
+    """Slow, obviously right: the same masked batch, then per hidden nucleotide a loop over the
+    masked k-mers covering it and over every k-mer string of the vocabulary."""
+    import torch
+
+    from genemask_viz.tokens import N_SPECIAL, kmer_vocab
+    from genemask_viz.training.corpus import BatchCollator, SequenceDataset, make_collator
+    from genemask_viz.training.models import build_mlm, load_tokenizer, resolve_model
+    source = resolve_model(model_dir)
+    k = source.k
+    words = kmer_vocab(k)
+    letters = np.array([list(w) for w in words[N_SPECIAL:]])  # (4^k, k) letters of each k-mer
+    model = build_mlm(source).eval()
+    data = SequenceDataset(sequences, k=k, max_length=64)
+    batch = BatchCollator(make_collator("dnabert", load_tokenizer(source), seed=seed),
+                          seed=seed)([data[i] for i in range(len(data))])
+    labels, inputs = batch["labels"], batch["input_ids"]
+    with torch.no_grad():
+        probs = torch.softmax(model(input_ids=inputs, attention_mask=batch["attention_mask"])
+                              .logits.double(), dim=-1)
+    right = total = 0
+    for b in range(inputs.shape[0]):
+        truth = [int(labels[b, t]) if labels[b, t] != -100 else int(inputs[b, t])
+                 for t in range(inputs.shape[1])]
+        masked = [bool(labels[b, t] != -100) for t in range(inputs.shape[1])]
+        kmer_pos = [t for t in range(len(truth)) if truth[t] >= N_SPECIAL]
+        for p in range(min(kmer_pos), max(kmer_pos) + k):
+            covering = [t for t in kmer_pos if t <= p < t + k]
+            if not covering or not all(masked[t] for t in covering):
+                continue  # shown by an unmasked k-mer: not hidden
+            true_base = words[truth[covering[0]]][p - covering[0]]
+            votes = {base: 0.0 for base in "ATCG"}
+            for t in covering:  # P(base at offset p - t of the k-mer at t is `base`)
+                for base in votes:
+                    votes[base] += float(probs[b, t, N_SPECIAL:][letters[:, p - t] == base].sum())
+            right += max(votes, key=votes.get) == true_base
+            total += 1
+    return right, total
+
+
+def test_hidden_nucleotide_accuracy_matches_slow_reference(tmp_path, one_thread):
+    import torch
+    from transformers import BertForMaskedLM
+
+    from genemask_viz.study.hidden import hidden_nucleotide_accuracy
+    from genemask_viz.training.models import load_tokenizer, model_config, resolve_model, save_model
+    torch.manual_seed(0)
+    source = resolve_model("tiny")
+    save_model(BertForMaskedLM(model_config("tiny")), load_tokenizer(source), tmp_path / "m",
+               {"kind": "test"})
+    rng = np.random.default_rng(1)
+    seqs = ["".join(rng.choice(list("ACGT"), size=n)) for n in (60, 45, 70)]
+    got = hidden_nucleotide_accuracy(tmp_path / "m", seqs, strategy="dnabert", seed=3,
+                                     max_length=64, batch_size=8)
+    right, total = _reference_hidden_accuracy(tmp_path / "m", seqs, seed=3)
+    assert total > 0 and got["n_hidden"] == total
+    assert got["hidden_accuracy"] == pytest.approx(right / total)

@@ -16,7 +16,7 @@ import sys
 
 from ..errors import GeneMaskInputError
 
-SUBCOMMANDS = ["npmi", "demo", "mask", "motifs", "pretrain", "fewshot", "runs", "data", "study"]
+SUBCOMMANDS = ["npmi", "demo", "mask", "motifs", "pretrain", "fewshot", "runs", "data", "study", "reconstruct", "attribute"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -201,22 +201,24 @@ def compare_table(table: pd.DataFrame, motifs=DEFAULT_RELEASE,
         from .tasks import task_enrichment
         table_m, facts = task_enrichment(folder, mset, fimo_threshold)
         task_out[name] = {"motifs": table_m, "facts": facts}
-        chosen = np.zeros(len(mset), bool)
-        chosen[table_m.loc[table_m.enriched, "motif_index"].to_numpy(int)] = True
-        if chosen.any():
-            by_motifs[f"task:{name}"] = st.match_table(scores, chosen)
+        for suffix, flag in (("", "enriched"), (":gc", "enriched_gc")):
+            chosen = np.zeros(len(mset), bool)
+            chosen[table_m.loc[table_m[flag], "motif_index"].to_numpy(int)] = True
+            if chosen.any():
+                by_motifs[f"task:{name}{suffix}"] = st.match_table(scores, chosen)
     stats = {name: st.compare_rankings(kmers, rankings, m, top) for name, m in by_motifs.items()}
     boot = _bootstrap(kmers, rankings, by_motifs, reps, seed)
     fam = bs.correct_family({"tidy": st.flatten(stats), "boot": boot})
     tidy, boot = fam["tidy"], fam["boot"]
     for name, t in task_out.items():
-        if f"task:{name}" in by_motifs:
-            from .tasks import motif_set_null
+        from .tasks import motif_set_null
+        for suffix, flag in (("", "enriched"), ("_gc", "enriched_gc")):
             chosen = np.zeros(len(mset), bool)
-            chosen[t["motifs"].loc[t["motifs"].enriched, "motif_index"].to_numpy(int)] = True
-            t["chance"] = {r: motif_set_null(scores.best_rel, chosen,
-                                             np.argsort(-v, kind="stable")[:top], seed=seed)
-                           for r, v in rankings.items()}
+            chosen[t["motifs"].loc[t["motifs"][flag], "motif_index"].to_numpy(int)] = True
+            if chosen.any():
+                t["chance" + suffix] = {r: motif_set_null(scores.best_rel, chosen,
+                                                          np.argsort(-v, kind="stable")[:top], seed=seed)
+                                        for r, v in rankings.items()}
     matches = by_motifs["all"].copy()
     matches.insert(0, "pmi_rank", np.arange(1, len(matches) + 1))
     for c in ("count", col, "naive_pmi"):
@@ -303,8 +305,11 @@ def summary(result: MotifComparison) -> dict:
             mt = t["motifs"]
             out["tasks"][name] = dict(t["facts"], top_enriched=mt.head(10).drop(
                 columns=["motif_index"]).to_dict("records"), chance=t.get("chance", {}),
+                chance_gc_stratified=t.get("chance_gc", {}),
                 kmers=headline_numbers(result, "rc_merged", "best_rel", f"task:{name}")
-                if f"task:{name}" in result.stats else None)
+                if f"task:{name}" in result.stats else None,
+                kmers_gc_stratified=headline_numbers(result, "rc_merged", "best_rel", f"task:{name}:gc")
+                if f"task:{name}:gc" in result.stats else None)
     return out
 
 
