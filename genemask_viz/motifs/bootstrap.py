@@ -129,7 +129,8 @@ def boot_p(diff: np.ndarray, estimate: float) -> float:
 def bootstrap_table(rankings: dict[str, np.ndarray], match: np.ndarray, pairs: np.ndarray | None,
                     subjects=("pmi",), reps: int = DEFAULT_REPS, seed: int = 0,
                     level: float = DEFAULT_LEVEL) -> pd.DataFrame:
-    """One row per ranking (its rho and interval) and per subject-vs-other difference.
+    """One row per ranking (its rho and interval) and per subject-vs-other difference (two
+    subjects are compared once, the first minus the second).
 
     Columns: ``ranking``, ``versus`` (empty for a single ranking), ``estimate`` (on the
     data), ``lo``, ``hi``, ``p`` (bootstrap p, differences only), ``reps``.
@@ -143,9 +144,10 @@ def bootstrap_table(rankings: dict[str, np.ndarray], match: np.ndarray, pairs: n
         lo, hi = interval(boot[k], level)
         rows.append({"ranking": k, "versus": "", "estimate": point[k], "lo": lo, "hi": hi,
                      "p": np.nan, "reps": reps})
-    for s in [s for s in subjects if s in rankings]:
+    subjects = [s for s in subjects if s in rankings]
+    for i, s in enumerate(subjects):
         for k in rankings:
-            if k == s:
+            if k == s or k in subjects[:i]:          # each pair of subjects once
                 continue
             d = boot[s] - boot[k]
             lo, hi = interval(d, level)

@@ -248,13 +248,6 @@ def verdict(boot: pd.DataFrame) -> pd.DataFrame:
     return d.assign(beats=d["lo"] > 0, loses=d["hi"] < 0).reset_index(drop=True)
 
 
-def _row(frame: pd.DataFrame, **where) -> dict:
-    m = np.ones(len(frame), bool)
-    for k, v in where.items():
-        m &= frame[k].to_numpy() == v
-    return frame[m].iloc[0].to_dict() if m.any() else {}
-
-
 def headline_numbers(result: MotifComparison, kmer_set: str = PRIMARY[0], on: str = PRIMARY[1],
                      motifs: str = "all") -> dict:
     """rho [interval] of every ranking and every subject-vs-control difference, one setting."""
