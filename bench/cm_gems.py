@@ -7,7 +7,7 @@ then the time of batched ``global-pmi`` against ``genemask`` (compiled kernel) a
 against the loop reference, interleaved in this process (ratios, not seconds, are
 the result on a shared machine).
 
-    python bench/cm_gems.py [--rows 2048] [--repeats 3]
+    python bench/cm_gems.py [--rows 2048] [--repeats 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=2048)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: as the collator's workers)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     from genemask_viz.ngrams import compute_table, load_table
     if RELEASE_TABLE.exists():
         table, name = load_table(RELEASE_TABLE), "hg38 release ranking"

@@ -15,12 +15,11 @@ import torch
 from transformers import TrainerCallback
 
 from genemask_viz.errors import GeneMaskInputError
-from genemask_viz.masking import token_scores
 from genemask_viz.tokens import KmerTokenizer, kmer_vocab
 from genemask_viz.training import registry as reg
 from genemask_viz.training.corpus import BatchCollator, SequenceDataset, make_collator
 from genemask_viz.training.curriculum import (CurriculumBatchCollator, CurriculumCallback,
-                                              SwitchRule, default_window)
+                                              SwitchRule, default_window, setup_curriculum)
 from genemask_viz.training.pretrain import PretrainConfig
 from genemask_viz.training.worker import execute_run
 
@@ -68,6 +67,9 @@ def test_switch_rule_weights_rows_by_steps_and_ignores_nan():
     with pytest.raises(GeneMaskInputError, match="window"):
         SwitchRule(window=0)
     assert default_window(10_000, 10) == 500 and default_window(20, 10) == 10
+    with pytest.raises(GeneMaskInputError, match="curricula only"):
+        setup_curriculum(PretrainConfig(strategy="genemask", switch_window=50), None, None, None,
+                         make_collator, BatchCollator)
 
 
 def table():

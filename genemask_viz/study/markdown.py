@@ -164,10 +164,11 @@ def report_markdown(study_dir, tables: dict, figures: list[str]) -> str:
               f"comparable across strategies). Common columns score every model on the same "
               f"{spec.hidden_sequences} held-out segments masked by `{spec.hidden_strategy}` "
               f"(seed {spec.hidden_seed}): MLM loss, and accuracy of reconstructing the **hidden** "
-              "nucleotides (chance about 0.25-0.3).", ""]
+              "nucleotides (chance about 0.25-0.3; hidden_low/high: Wilson 95% interval).", ""]
     if len(pre):
         cols = [c for c in ("strategy", "pretrain_seed", "steps", "own_val_loss", "own_val_accuracy",
-                            "common_mlm_loss", "common_token_accuracy", "hidden_accuracy", "n_hidden")
+                            "common_mlm_loss", "common_token_accuracy", "hidden_accuracy",
+                            "hidden_low", "hidden_high", "n_hidden")
                 if c in pre]
         lines += [_table(pre[cols].map(lambda v: fmt(v) if isinstance(v, float) else v)), ""]
     for m in spec.metrics:

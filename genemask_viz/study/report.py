@@ -134,8 +134,14 @@ def pretraining_table(study_dir, spec, plan, hidden: bool = True, progress: bool
                     folder, val, strategy=spec.hidden_strategy, seed=spec.hidden_seed,
                     max_length=int(spec.pretrain.get("max_length", 512)))}
                 write_json_atomic(cache, found)
-            row.update(common_mlm_loss=found["mlm_loss"], hidden_accuracy=found["hidden_accuracy"],
-                       n_hidden=found["n_hidden"],
+            n, acc = int(found["n_hidden"]), found["hidden_accuracy"]
+            low = high = np.nan
+            if n:  # Wilson 95% interval of a proportion of n hidden nucleotides
+                from scipy.stats import binomtest
+                ci = binomtest(int(round(acc * n)), n).proportion_ci(0.95, method="wilson")
+                low, high = ci.low, ci.high
+            row.update(common_mlm_loss=found["mlm_loss"], hidden_accuracy=acc,
+                       hidden_low=low, hidden_high=high, n_hidden=n,
                        common_token_accuracy=found["masked_token_accuracy"])
         rows.append(row)
     return pd.DataFrame(rows)

@@ -267,6 +267,11 @@ def setup_curriculum(config, tokenizer, table, run_dir, make_collator, batch_col
     the corpus code). ``config`` is a :class:`.pretrain.PretrainConfig`.
     """
     if config.strategy not in CURRICULA:
+        if config.switch_window is not None or config.switch_threshold is not None:
+            raise GeneMaskInputError(
+                f"switch window / threshold apply to curricula only; {config.strategy!r} is one "
+                "masking strategy.", source="--switch-window/--switch-threshold",
+                fix=f"use --strategy {' or '.join(CURRICULA)}, or drop the switch options.")
         return None, None
     window = config.switch_window or default_window(config.steps, config.logging_steps)
     if config.save_steps % config.logging_steps or window % config.logging_steps:
