@@ -115,7 +115,7 @@ def _open_and_time(page, link: str, timeout_s: float = 180.0) -> float:
     """Seconds from clicking ``link`` in the sidebar until its script is done and its key
     text shows (and no spinner or skeleton is left)."""
     t0 = time.perf_counter()
-    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=link).click()
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=link).click(timeout=timeout_s * 1000)
     page.wait_for_timeout(50)
     text = page.get_by_text(PAGE_READY[link]).first
     while time.perf_counter() - t0 < timeout_s:
@@ -161,7 +161,8 @@ def page_opening_times(rounds: int = 2) -> list[dict] | None:
                                               "--no-first-run"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
-            page.get_by_text(PAGE_READY["Home"]).first.wait_for(timeout=120_000)
+            page.get_by_text(PAGE_READY["Home"]).first.wait_for(timeout=180_000)
+            page.locator('[data-testid="stSidebarNav"]').first.wait_for(timeout=180_000)
             for r in range(1, rounds + 1):
                 for link in ["Mask Explorer", "PMI k-mers and motifs", "Pretraining Lab", "Few-shot Lab"]:
                     rows.append({"round": r, "page": link, "s": _open_and_time(page, link)})
@@ -169,7 +170,10 @@ def page_opening_times(rounds: int = 2) -> list[dict] | None:
             browser.close()
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
         shutil.rmtree(runs, ignore_errors=True)
     return rows
 

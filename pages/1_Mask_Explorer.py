@@ -288,3 +288,4 @@ if stat_strategies:
     st.plotly_chart(run_length_figure(runs), key="mx_runs")
     st.caption("Left: lengths of runs of consecutive masked tokens. Right: lengths of runs of hidden "
                f"nucleotides; random masking almost never hides anything, GeneMask hides whole {k}-mers.")
+st.caption("See the [Model View](/Model_View) page: what a pretrained model guesses at the nucleotides such a mask hides.")

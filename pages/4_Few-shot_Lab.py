@@ -204,3 +204,4 @@ def live():
 
 
 live()
+st.caption("See the [Model View](/Model_View) page: which bases a kept fine-tuned model relies on, beside JASPAR motifs.")

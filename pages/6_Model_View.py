@@ -136,7 +136,7 @@ with recon_tab:
     else:
         from genemask_viz.interpret import focus_range, reconstruction_figure
         lo, hi = focus_range(recs[0].hidden, max_width=len(recs[0].sequence))
-        lo, hi = st.slider("Positions shown", 0, len(recs[0].sequence), (lo, min(hi, lo + 150)),
+        lo, hi = st.slider("Positions shown", 0, len(recs[0].sequence), (lo, min(hi, lo + 80)),
                            key="mv_range")
         if hi > lo:
             st.pyplot(reconstruction_figure(recs, shown, lo, hi), clear_figure=True)

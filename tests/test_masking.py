@@ -126,7 +126,8 @@ def test_invariants_mixed_lengths(strategy):
     again = mask_batch(ids, att, strategy, scores=SCORES, units=UNITS, seed=5)
     other = mask_batch(ids, att, strategy, scores=SCORES, units=UNITS, seed=6)
     assert torch.equal(again.token_mask, res.token_mask)
-    assert not torch.equal(other.token_mask, res.token_mask)
+    if strategy != "global-pmi":  # its only draw is the tie-break: a table without ties fixes it
+        assert not torch.equal(other.token_mask, res.token_mask)
 
 
 def test_every_length_1_to_510():

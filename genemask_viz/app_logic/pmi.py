@@ -20,6 +20,14 @@ SCORE_COLUMNS = {"release_score": "GeneMask release score (its norm_dp_true_pmi;
                  "naive_pmi": "naive PMI (vs single letters)", "count": "count"}
 
 
+def score_columns(table: pd.DataFrame) -> list[str]:
+    """The score columns a table has, its own ranking column first."""
+    from ..ngrams.scores import ranking_column
+    own = ranking_column(table)
+    cols = [c for c in SCORE_COLUMNS if c in table and table[c].notna().any()]
+    return sorted(cols, key=lambda c: c != own)
+
+
 def upload_key(name: str, data: bytes, *settings) -> str:
     """A cache key for an uploaded file: its name, a SHA-1 of its bytes and any settings, so
     two different files with the same name and size never share a table or a comparison."""

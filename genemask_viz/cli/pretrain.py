@@ -59,7 +59,16 @@ def register(sub) -> None:
                    help="curricula (cm-gems): switch to the next stage when the smoothed training "
                         "perplexity improved by less than this over a window (default 1.0)")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: every core this process may use)")
+    p.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
+                   help="batch segments in random order (default: batches of similar length, "
+                        "less padding)")
+    p.add_argument("--attention-dropout", type=float, default=None,
+                   help="dropout on attention probabilities (default: the preset's; see "
+                        "genemask_viz.training.models)")
+    p.add_argument("--hidden-dropout", type=float, default=None,
+                   help="dropout on hidden states (default: the preset's)")
     p.add_argument("--num-workers", type=int, default=0, help="dataloader worker processes")
     p.add_argument("--background", action="store_true",
                    help="start a background run (registry) and return its folder")
@@ -79,6 +88,9 @@ def config_from_args(args):
                           max_length=args.max_length, table=args.table,
                           mlm_probability=args.mlm_probability, precision=args.precision,
                           threads=args.threads, num_workers=args.num_workers,
+                          group_by_length=getattr(args, "group_by_length", True),
+                          attention_dropout=getattr(args, "attention_dropout", None),
+                          hidden_dropout=getattr(args, "hidden_dropout", None),
                           switch_window=getattr(args, "switch_window", None),
                           switch_threshold=getattr(args, "switch_threshold", None))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 from ..errors import GeneMaskInputError
@@ -22,6 +23,9 @@ from ..errors import GeneMaskInputError
 __all__ = ["load_mlm", "load_classifier", "finetuned_models", "model_k", "list_models", "run_test_set"]
 
 KEPT_MODELS = "models"  # sub-folder of a few-shot run holding its kept fine-tuned models
+# transformers builds models under a process-wide meta-device context while loading; a model
+# built in another thread meanwhile (an app serving two sessions) would get meta weights
+_LOAD_LOCK = threading.Lock()
 
 
 def _architectures(path: Path) -> list[str]:
@@ -56,14 +60,16 @@ def load_mlm(spec, seed: int = 0):
     from ..training.models import model_config, resolve_model
     source = resolve_model(spec)
     if source.path is None:
-        torch.manual_seed(seed)
-        return BertForMaskedLM(model_config(source.preset, source.k)).eval()
+        with _LOAD_LOCK:
+            torch.manual_seed(seed)
+            return BertForMaskedLM(model_config(source.preset, source.k)).eval()
     arch = _architectures(source.path)
     if arch and not any("MaskedLM" in a or "PreTraining" in a for a in arch):
         raise GeneMaskInputError(f"this checkpoint is a {arch[0]}, not a masked-language model: it "
                                  "has no head that predicts masked k-mers.", source=source.path,
                                  fix="give a pretraining run (genemask pretrain) or an MLM checkpoint.")
-    return BertForMaskedLM.from_pretrained(source.path, attn_implementation="sdpa").eval()
+    with _LOAD_LOCK:
+        return BertForMaskedLM.from_pretrained(source.path, attn_implementation="sdpa").eval()
 
 
 def finetuned_models(run_dir) -> list[dict]:
@@ -110,7 +116,8 @@ def load_classifier(spec, shots: int | None = None, seed: int | None = None):
     from ..training.models import check_checkpoint
     path = _finetuned_path(spec, shots, seed)
     check_checkpoint(path)
-    return BertForSequenceClassification.from_pretrained(path, attn_implementation="sdpa").eval()
+    with _LOAD_LOCK:
+        return BertForSequenceClassification.from_pretrained(path, attn_implementation="sdpa").eval()
 
 
 def list_models(root: str | os.PathLike | None = None):

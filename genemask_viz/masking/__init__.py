@@ -14,10 +14,16 @@ Strategies (:data:`STRATEGIES`; hidden-nucleotide rate at 510 tokens, demo genom
                            random extended subset (no table)
 ``dnabert-matched``        control: DNABERT spans at centre probability 0.0482   7.86%
                            (GeneMask's hidden rate, closed form)
+``global-pmi``             CM-GEMS stage 2: 11-token windows hiding occurrences  9.59%
+                           of top-ranked k-mers, until 15% of tokens
+``cm-gems``                curriculum: genemask, then global-pmi when the         -
+                           smoothed training perplexity stops falling
+``cm-gems-released``       the follow-up's code as released (three bugs, see      7.77% /
+                           ``global_pmi``), replication only                    8.92%
 =========================  ==================================================  =======
 
 Modules, each importing only those above it: ``names``, ``_kernels``, ``result``,
-``hidden``, ``scores``, ``strategies``, ``controls``, ``pmi_span``, ``dispatch``
+``hidden``, ``scores``, ``strategies``, ``controls``, ``pmi_span``, ``global_pmi``, ``dispatch``
 (:func:`mask_batch`), ``collator``, ``reference`` (loop references of all of them).
 
 >>> from genemask_viz.masking import mask_batch, token_scores, GeneMaskCollator
@@ -49,6 +55,10 @@ _EXPORTS = {
     "tokens_to_nucleotides": "hidden",
     "window_any": "hidden",
     "PMI_SPAN_TARGET_RATE": "pmi_span",
+    "GLOBAL_PMI_TARGET_RATE": "global_pmi",
+    "mask_global_pmi": "global_pmi",
+    "mask_cm_gems_released_genemask": "global_pmi",
+    "mask_cm_gems_released_global_pmi": "global_pmi",
     "mask_pmi_span": "pmi_span",
     "segment_units": "pmi_span",
     "reference_hidden": "reference",

@@ -96,7 +96,8 @@ def _paired_rows(paired: pd.DataFrame, metric: str) -> pd.DataFrame:
     d = paired[paired["metric"] == metric]
     return pd.DataFrame({
         "task": d["task"], "shots": d["shots"], "strategy": d["strategy"],
-        "difference [95% CI]": [f"{fmt(a, 3)} [{fmt(b, 3)}, {fmt(c, 3)}]" if k < n else
+        "difference [95% CI]": ["no matched units yet" if n == 0 else
+                                f"{fmt(a, 3)} [{fmt(b, 3)}, {fmt(c, 3)}]" if k < n else
                                 "no information (both collapsed in every unit)"
                                 for a, b, c, k, n in zip(d["diff"], d["diff_low"], d["diff_high"],
                                                          d["n_both_collapsed"], d["n"])],
