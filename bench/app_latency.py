@@ -119,7 +119,8 @@ def _open_and_time(page, link: str, timeout_s: float = 180.0) -> float:
     page.wait_for_timeout(50)
     text = page.get_by_text(PAGE_READY[link]).first
     while time.perf_counter() - t0 < timeout_s:
-        state = page.locator('[data-testid="stApp"]').first.get_attribute("data-test-script-state")
+        app = page.locator('[data-testid="stApp"]')
+        state = app.first.get_attribute("data-test-script-state") if app.count() else None
         busy = page.locator('[data-testid="stSpinner"], [data-testid="stSkeleton"]').count() > 0
         if state == "notRunning" and not busy and text.count() and text.is_visible():
             return time.perf_counter() - t0

@@ -210,14 +210,22 @@ def test_gpu_benchmark_code_path_runs_on_cpu(tmp_path):
 def test_last_complete_checkpoint_skips_half_written_ones(tmp_path):
     from genemask_viz.errors import GeneMaskWarning
     from genemask_viz.training.pretrain import last_complete_checkpoint
+    import safetensors.torch
+    import torch
     assert last_complete_checkpoint(tmp_path / "none") is None
     for step, files in ((8, ["trainer_state.json", "model.safetensors"]),
                         (9, ["trainer_state.json", "pytorch_model.bin"]),
                         (10, ["model.safetensors"]),            # killed before trainer_state.json
                         (11, ["trainer_state.json"])):          # no weights
         (tmp_path / f"checkpoint-{step}").mkdir()
-        for name in files:
-            (tmp_path / f"checkpoint-{step}" / name).write_text("x")
+        for name in files:  # whole files: the check reads them (issue 14, item 8)
+            target = tmp_path / f"checkpoint-{step}" / name
+            if name == "trainer_state.json":
+                target.write_text(json.dumps({"global_step": step}))
+            elif name == "model.safetensors":
+                safetensors.torch.save_file({"w": torch.zeros(2)}, str(target))
+            else:
+                torch.save({"w": torch.zeros(2)}, target)
     (tmp_path / "checkpoint-99.tmp").mkdir()
     with pytest.warns(GeneMaskWarning, match="incomplete checkpoint") as caught:
         assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-9")
