@@ -20,12 +20,16 @@ PAGES = {
     "pmi-motifs": ("pages/2_PMI_k-mers_and_motifs.py", "PMI k-mers and motifs", ":material/bar_chart:"),
     "pretraining-lab": ("pages/3_Pretraining_Lab.py", "Pretraining Lab", ":material/model_training:"),
     "few-shot-lab": ("pages/4_Few-shot_Lab.py", "Few-shot Lab", ":material/target:"),
+    "study": ("pages/5_Study.py", "Study", ":material/science:"),
+    "model-view": ("pages/6_Model_View.py", "Model View", ":material/visibility:"),
 }
 BLURBS = {
     "mask-explorer": "See which tokens and nucleotides each masking strategy hides on a sequence.",
     "pmi-motifs": "Rank k-mers by PMI and compare the top ones with known JASPAR motifs.",
     "pretraining-lab": "Pretrain a small model in the background with different strategies; compare losses.",
     "few-shot-lab": "Fine-tune on 10 to 1000 examples per class and compare models with error bars.",
+    "study": "Run an equal-budget study of strategies x tasks x seeds and read paired statistics.",
+    "model-view": "See a model's guesses under the mask and which bases a fine-tuned model relies on.",
 }
 
 
@@ -77,8 +81,9 @@ def home():
                "span around the chosen k-mer hides all 6 of its nucleotides.")
 
     st.header("What you can do here")
-    cols = st.columns(4)
-    for col, (key, text) in zip(cols, BLURBS.items()):
+    cols = st.columns(3)
+    for i, (key, text) in enumerate(BLURBS.items()):
+        col = cols[i % 3]
         path, label, icon = PAGES[key]
         with col:
             st.page_link(path, label=label, icon=icon)

@@ -188,7 +188,9 @@ with attr_tab:
     from genemask_viz.interpret import attribution_figure, window_logo
     st.pyplot(attribution_figure(att, sites=sites), clear_figure=True)
     st.caption("Importance of each observed base = its mean-centred effect on the log-odds of the "
-               "class (how much mutating it lowers the score). Heat map: every substitution.")
+               "class (how much mutating it lowers the score). Heat map: every substitution. "
+               "Purple bars: exact copies of the demo genome's planted site sequences (the short "
+               "TBP, YY1 and SP1 sites also occur by chance).")
     if att.windows is not None and len(att.windows):
         st.subheader("Strongest windows and their best JASPAR matches (Tomtom)")
         show = att.matches[["window", "start", "end", "site", "motif_id", "motif_name", "p", "E",

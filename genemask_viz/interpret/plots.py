@@ -108,7 +108,7 @@ def attribution_figure(attr, start: int = 0, end: int | None = None, sites=None,
         ax.axvspan(s - 0.5, e - 0.5, ymin=0, ymax=0.04, color="#6f42c1", lw=0)
     ax.set_ylabel("importance\n(log-odds)")
     ax.set_title(f"class {attr.target}: p = {attr.probabilities[attr.target]:.3f}; shaded: strongest "
-                 "windows" + ("; purple bar: known sites" if sites else ""), fontsize=9, loc="left")
+                 "windows" + ("; purple bar: given sites" if sites else ""), fontsize=9, loc="left")
     ax.spines[["top", "right"]].set_visible(False)
     eff = attr.effect[start:end].T
     lim = float(np.nanmax(np.abs(eff))) or 1.0

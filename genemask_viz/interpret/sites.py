@@ -46,6 +46,8 @@ def find_sites(sequences, sites) -> pd.DataFrame:
 
 
 def demo_site_spans(sequences) -> pd.DataFrame:
-    """:func:`find_sites` with the planted sites of the default demo genome."""
+    """:func:`find_sites` with the planted sites of the default demo genome. The short sites
+    (TBP 7 nt, YY1 8, SP1 9) also occur by chance in background: an exact copy is not
+    necessarily a planted one."""
     from ..sequences import demo_genome
     return find_sites(sequences, demo_genome().motifs["site"])

@@ -21,7 +21,7 @@ _EXPORTS = {
     "runner": ["prepare_study", "run_study", "start_study", "scheduler_info", "load_study_dir"],
     "stats": ["mean_interval", "paired_difference", "holm", "bootstrap_mean_interval",
               "cell_summary", "paired_table"],
-    "hidden": ["hidden_nucleotide_accuracy"],
+    "hidden": ["common_validation"],
     "report": ["collect_results", "write_report", "pretraining_table"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}

@@ -121,16 +121,17 @@ def pretraining_table(study_dir, spec, plan, hidden: bool = True, progress: bool
                    train_s=ev.get("train_runtime"))
         if hidden and done:
             key = {"strategy": spec.hidden_strategy, "n": spec.hidden_sequences,
-                   "seed": spec.hidden_seed}
+                   "seed": spec.hidden_seed, "method": "interpret.reconstruction_score/1"}
             cache = study_dir / REPORT / "hidden" / f"{name}.json"
             found = read_json(cache)
             if not found or found.get("key") != key:
-                from .hidden import common_validation, hidden_nucleotide_accuracy
+                from ..interpret import reconstruction_score
+                from .hidden import common_validation
                 if val is None:
                     val = common_validation(spec.pretrain, spec.hidden_sequences, spec.hidden_seed)
                 if progress:
                     print(f"hidden-nucleotide accuracy of {name} ...", flush=True)
-                found = {"key": key, **hidden_nucleotide_accuracy(
+                found = {"key": key, **reconstruction_score(
                     folder, val, strategy=spec.hidden_strategy, seed=spec.hidden_seed,
                     max_length=int(spec.pretrain.get("max_length", 512)))}
                 write_json_atomic(cache, found)
