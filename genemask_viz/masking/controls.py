@@ -67,10 +67,11 @@ import torch
 
 from ..errors import GeneMaskInputError
 from ..sequences.kmertext import check_k
-from .hidden import maskable_positions, row_bounds, window_any
+from .hidden import maskable_positions
 from .result import MaskResult, dnabert_span_offsets, make_generator
 from .strategies import (GENEMASK_CENTRE_PROB, GENEMASK_EXTEND_ALL_BELOW, GENEMASK_TOP_FRACTION,
-                         _centre_spans, _finish, _spans, extension_count, mask_dnabert,
+                         _centre_spans, extension_count, finish_extended,
+                         mask_dnabert, uniform_keys,
                          rank_within_rows)
 
 __all__ = ["GENEMASK_HIDDEN_RATE_510", "DNABERT_MATCHED_CENTRE_PROB", "mask_genemask_random_anchor",
@@ -81,15 +82,6 @@ GENEMASK_HIDDEN_RATE_510 = 0.07858
 #: DNABERT centre probability giving GeneMask's hidden rate at 510 tokens (step 3)
 DNABERT_MATCHED_CENTRE_PROB = 0.0482
 
-
-def _uniform_keys(name: str, given, shape, generator) -> torch.Tensor:
-    if given is None:
-        return torch.rand(shape, generator=generator, dtype=torch.float64)
-    given = torch.as_tensor(given, dtype=torch.float64)
-    if given.shape != shape:
-        raise GeneMaskInputError(f"{name} has shape {tuple(given.shape)}, the batch {tuple(shape)}.",
-                                 fix="inject one uniform [0, 1) key per token position.")
-    return given
 
 
 def mask_genemask_random_anchor(input_ids, attention_mask=None, *, k: int = 6,
@@ -117,8 +109,8 @@ def mask_genemask_random_anchor(input_ids, attention_mask=None, *, k: int = 6,
         input_ids, attention_mask, special_tokens_mask, k, centre_prob, span_offsets, generator,
         centres)
     B, T = ids.shape
-    anchor_keys = _uniform_keys("anchor_keys", anchor_keys, (B, T), generator)
-    extend_keys = _uniform_keys("extend_keys", extend_keys, (B, T), generator)
+    anchor_keys = uniform_keys("anchor_keys", anchor_keys, (B, T), generator)
+    extend_keys = uniform_keys("extend_keys", extend_keys, (B, T), generator)
     maskable = maskable_positions(ids, attention_mask, special)
     centres = drawn & maskable
     idx = centres.nonzero()                                  # [M, 2] row-major
@@ -132,19 +124,9 @@ def mask_genemask_random_anchor(input_ids, attention_mask=None, *, k: int = 6,
     chosen_pos = cand.gather(1, col[:, None])[:, 0]
     n_ext = extension_count(rows, B, top_fraction, extend_all_below)
     extended = rank_within_rows(rows, extend_keys[rows, cpos], B, descending=False) < n_ext[rows]
-    anchors = torch.zeros(B, T, dtype=torch.bool)
-    anchors[rows[extended], chosen_pos[extended]] = True
-    token_mask = (window_any(centres, hi, -lo) | window_any(anchors, E, E)) & maskable
-    spans, kinds = [], []
-    if details:
-        first, last = row_bounds(maskable)
-        spans, kinds = map(list, zip(_spans(rows, cpos + lo, cpos + hi, first, last, 0),
-                                     _spans(rows[extended], chosen_pos[extended] - E,
-                                            chosen_pos[extended] + E, first, last, 1)))
-    return _finish("genemask-random-anchor", k, ids, attention_mask, token_mask, maskable, centres,
-                   spans, kinds, details, chosen_pos=chosen_pos, chosen_id=ids[rows, chosen_pos],
-                   chosen_score=torch.full(rows.shape, math.nan, dtype=torch.float64),
-                   extended=extended)
+    return finish_extended("genemask-random-anchor", k, ids, attention_mask, maskable, centres,
+                           rows, cpos, lo, hi, chosen_pos, extended, E, details,
+                           chosen_score=torch.full(rows.shape, math.nan, dtype=torch.float64))
 
 
 def mask_dnabert_matched(input_ids, attention_mask=None, *,

@@ -67,7 +67,7 @@ from .hidden import maskable_positions, row_bounds, window_any
 from .result import MaskResult, as_batch, dnabert_span_offsets, make_generator
 from .strategies import (GENEMASK_CENTRE_PROB, GENEMASK_EXTEND_ALL_BELOW, GENEMASK_TOP_FRACTION,
                          _check_scores, _draw, _finish, _spans, extension_count,
-                         rank_within_rows)
+                         finish_extended, rank_within_rows, uniform_keys)
 
 __all__ = ["GLOBAL_PMI_TARGET_RATE", "mask_global_pmi", "mask_cm_gems_released_genemask",
            "mask_cm_gems_released_global_pmi", "top_k_ids"]
@@ -75,15 +75,6 @@ __all__ = ["GLOBAL_PMI_TARGET_RATE", "mask_global_pmi", "mask_cm_gems_released_g
 #: global-pmi: share of a row's maskable tokens to mask (module docstring: a choice)
 GLOBAL_PMI_TARGET_RATE = 0.15
 
-
-def _keys(name: str, given, shape, generator) -> torch.Tensor:
-    if given is None:
-        return torch.rand(shape, generator=generator, dtype=torch.float64)
-    given = torch.as_tensor(given, dtype=torch.float64)
-    if given.shape != shape:
-        raise GeneMaskInputError(f"{name} has shape {tuple(given.shape)}, the batch {tuple(shape)}.",
-                                 fix="inject one uniform [0, 1) key per token position.")
-    return given
 
 
 def _half_width(k: int, extend_half_width) -> int:
@@ -154,7 +145,7 @@ def mask_global_pmi(input_ids, attention_mask=None, *, scores=None, k: int = 6,
     score_vec = _check_scores(scores, k)
     ids, attention_mask, special = as_batch(input_ids, attention_mask, k, special_tokens_mask)
     B, T = ids.shape
-    tie = _keys("tie_break", tie_break, (B, T), make_generator(generator, seed))
+    tie = uniform_keys("tie_break", tie_break, (B, T), make_generator(generator, seed))
     maskable = maskable_positions(ids, attention_mask, special)
     s = score_vec[ids]                                        # [B, T] score of the k-mer at j
     eligible = maskable & top_k_ids(score_vec, top_k)[ids]
@@ -243,18 +234,9 @@ def mask_cm_gems_released_genemask(input_ids, attention_mask=None, *, scores=Non
     n_ext = extension_count(rows, B, top_fraction, extend_all_below)
     # bug 2: the first n_ext centres in iteration order, not the best-scoring ones
     extended = rank_within_rows(rows, cpos.double(), B, descending=False) < n_ext[rows]
-    anchors = torch.zeros(B, T, dtype=torch.bool)
-    anchors[rows[extended], chosen_pos[extended]] = True
-    token_mask = (window_any(centres, hi, -lo) | window_any(anchors, E, E)) & maskable
-    spans, kinds = [], []
-    if details:
-        first, last = row_bounds(maskable)
-        spans, kinds = map(list, zip(_spans(rows, cpos + lo, cpos + hi, first, last, 0),
-                                     _spans(rows[extended], chosen_pos[extended] - E,
-                                            chosen_pos[extended] + E, first, last, 1)))
-    return _finish("cm-gems-released-genemask", k, ids, attention_mask, token_mask, maskable,
-                   centres, spans, kinds, details, chosen_pos=chosen_pos,
-                   chosen_id=ids[rows, chosen_pos], chosen_score=chosen_score, extended=extended)
+    return finish_extended("cm-gems-released-genemask", k, ids, attention_mask, maskable,
+                           centres, rows, cpos, lo, hi, chosen_pos, extended, E, details,
+                           chosen_score=chosen_score)
 
 
 #: strategy name -> function (the dispatcher reads this)

@@ -143,6 +143,36 @@ def _finish(strategy, k, ids, attention_mask, token_mask, maskable, centres, spa
                       centres=centres, spans=spans_t, span_kind=kinds_t,
                       centre_index=centres.nonzero(), hidden_nt=hidden, nt_valid=valid, **extra)
 
+def uniform_keys(name: str, given, shape, generator) -> torch.Tensor:
+    """One uniform [0, 1) float64 key per token position: drawn from ``generator``, or the
+    injected ``given`` (tests and loop references inject them) after a shape check."""
+    if given is None:
+        return torch.rand(shape, generator=generator, dtype=torch.float64)
+    given = torch.as_tensor(given, dtype=torch.float64)
+    if given.shape != shape:
+        raise GeneMaskInputError(f"{name} has shape {tuple(given.shape)}, the batch {tuple(shape)}.",
+                                 fix="inject one uniform [0, 1) key per token position.")
+    return given
+
+
+def finish_extended(name, k, ids, attention_mask, maskable, centres, rows, cpos, lo, hi,
+                    chosen_pos, extended, E, details, **extra) -> MaskResult:
+    """The GeneMask family's last step: each centre's DNABERT span ``cpos+lo..cpos+hi`` plus,
+    for the ``extended`` centres, an 11-token span ``chosen_pos-E..chosen_pos+E``."""
+    B, T = ids.shape
+    anchors = torch.zeros(B, T, dtype=torch.bool)
+    anchors[rows[extended], chosen_pos[extended]] = True
+    token_mask = (window_any(centres, hi, -lo) | window_any(anchors, E, E)) & maskable
+    spans, kinds = [], []
+    if details:
+        first, last = row_bounds(maskable)
+        spans, kinds = map(list, zip(_spans(rows, cpos + lo, cpos + hi, first, last, 0),
+                                     _spans(rows[extended], chosen_pos[extended] - E,
+                                            chosen_pos[extended] + E, first, last, 1)))
+    return _finish(name, k, ids, attention_mask, token_mask, maskable, centres, spans, kinds,
+                   details, chosen_pos=chosen_pos, chosen_id=ids[rows, chosen_pos],
+                   extended=extended, **extra)
+
 
 def mask_random(input_ids, attention_mask=None, *, k: int = 6, rate: float = RANDOM_RATE,
                 generator: torch.Generator | None = None, seed: int | None = None,
@@ -297,18 +327,8 @@ def mask_genemask(input_ids, attention_mask=None, *, scores=None, k: int = 6,
     key = torch.nan_to_num(chosen_score, neginf=torch.finfo(torch.float64).min)
     n_ext = extension_count(rows, B, top_fraction, extend_all_below)
     extended = rank_within_rows(rows, key, B, descending=True) < n_ext[rows]
-    anchors = torch.zeros(B, T, dtype=torch.bool)
-    anchors[rows[extended], chosen_pos[extended]] = True
-    token_mask = (window_any(centres, hi, -lo) | window_any(anchors, E, E)) & maskable
-    spans, kinds = [], []
-    if details:
-        first, last = row_bounds(maskable)
-        spans, kinds = map(list, zip(_spans(rows, cpos + lo, cpos + hi, first, last, 0),
-                                     _spans(rows[extended], chosen_pos[extended] - E,
-                                            chosen_pos[extended] + E, first, last, 1)))
-    return _finish(name, k, ids, attention_mask, token_mask, maskable, centres, spans, kinds,
-                   details, chosen_pos=chosen_pos, chosen_id=ids[rows, chosen_pos],
-                   chosen_score=chosen_score, extended=extended)
+    return finish_extended(name, k, ids, attention_mask, maskable, centres, rows, cpos, lo, hi,
+                           chosen_pos, extended, E, details, chosen_score=chosen_score)
 
 
 def mask_genemask_released(input_ids, attention_mask=None, **kwargs) -> MaskResult:
