@@ -240,7 +240,8 @@ correlate as well. We use the hg38 ranking when present, else the demo genome's.
 """),
 code("""
 subject, subject_table = ("hg38 (GeneMask release)", hg38) if hg38 is not None else ("demo genome", table)
-result = compare_table(subject_table, motifs=JASPAR_RELEASE, top=TOP, n=K, seed=SEED)
+result = compare_table(subject_table, motifs=JASPAR_RELEASE, top=TOP, n=K, seed=SEED,
+                       reps=200)  # bootstrap replicates (docs/MOTIFS.md uses 1,000)
 info = summary(result)
 print(f"{subject}: {info['n_kmers']} {K}-mers against {info['n_motifs']} JASPAR motifs "
       f"({info['n_repeat_derived_motifs']} flagged as repeat-derived)")

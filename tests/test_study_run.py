@@ -26,6 +26,22 @@ def _done(out: Path) -> dict:
     return found
 
 
+def _wait_for_lock_free(out, timeout_s: float = 60.0) -> None:
+    import fcntl
+    from genemask_viz.study.runner import LOCK
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with open(out / LOCK, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                time.sleep(0.5)
+                continue
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+    raise AssertionError(f"the killed scheduler's lock on {out} was still held after {timeout_s} s")
+
+
 @pytest.fixture(scope="module")
 def smoke_study(tmp_path_factory):
     """Start the smoke preset in the background, kill its scheduler after two finished runs,
@@ -47,6 +63,7 @@ def smoke_study(tmp_path_factory):
     deadline = time.monotonic() + 60
     while pid_alive(pid) and time.monotonic() < deadline:  # a big process takes a moment to go
         time.sleep(0.2)
+    _wait_for_lock_free(out)  # a forked child of the killed scheduler may hold it a moment
     before = _done(out)
     assert len(before) >= 2
     counts = run_study(out, log=lambda msg: None)
