@@ -22,14 +22,15 @@ import numpy as np
 import pandas as pd
 
 #: seconds per training sequence (one sequence of a step) when no finished run gives a
-#: measurement, on a 2-core CPU in fp32 (a GPU is far faster). Tiny pretraining: the
-#: issue-13 walkthrough (200 steps x 16 sequences in ~15 min per run, 512 positions). The
-#: others: one short run each on a heavily loaded 2-core machine (tiny pretraining there:
-#: 0.70 s/seq, i.e. 2.5x slower), divided by that same 2.5: LOGO pretraining 3.8 s/seq;
-#: few-shot fine-tuning on the 70-nt demo task (per sequence and epoch) tiny 0.033, LOGO
-#: 1.9; test prediction tiny 0.008, LOGO 0.28. Replaced by the runs' own rates once any exist.
+#: measurement, on a 2-core CPU in fp32 (a GPU is far faster). Pretraining: the fast path
+#: on an idle 2-core VM, 16 sequences of the spec's lengths per step
+#: (``python bench/pretrain_throughput.py``, docs/BENCHMARKS.md issue 11: tiny 0.257 s/step,
+#: LOGO 1.27 s/step). The others: one short run each on a heavily loaded 2-core machine
+#: divided by its 2.5x slow-down: few-shot fine-tuning on the 70-nt demo task (per sequence
+#: and epoch) tiny 0.033, LOGO 1.9; test prediction tiny 0.008, LOGO 0.28. Replaced by the
+#: runs' own rates once any exist.
 DEFAULT_RATES = {
-    ("pretrain", "tiny"): 0.28, ("pretrain", "logo"): 1.5,
+    ("pretrain", "tiny"): 0.016, ("pretrain", "logo"): 0.08,
     ("fewshot", "tiny"): 0.013, ("fewshot", "logo"): 0.76,
     ("predict", "tiny"): 0.003, ("predict", "logo"): 0.11,
 }
