@@ -373,6 +373,7 @@ def test_fresh_venv_installs_the_package_and_its_command(tmp_path):
            "XDG_CACHE_HOME": str(tmp_path / "cache"), data.ENV_SHARED: str(tmp_path / "none")}
     env.pop(data.ENV_DATA, None)
     env.pop(data.ENV_CACHE, None)
+    env.pop("PYTHONPATH", None)  # the installed copy must be the one imported
     inst = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-build-isolation",
                            str(src)], env=env, capture_output=True, text=True, cwd=tmp_path)
     # with no index, this fails unless every declared range admits the pinned set installed here
