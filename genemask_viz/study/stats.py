@@ -146,13 +146,7 @@ def paired_table(results: pd.DataFrame, reference: str, metrics, n_boot: int = 1
                 rows.append({"task": task, "shots": shots, "strategy": strategy,
                              "reference": reference, "metric": m, **res,
                              "n_both_collapsed": int(both.sum())})
-    table = pd.DataFrame(rows)
-    if len(table):
-        table["p_holm"] = np.nan
-        for m in table["metric"].unique():
-            sel = table["metric"] == m
-            table.loc[sel, "p_holm"] = holm(table.loc[sel, "p_wilcoxon"].to_numpy())
-    return table
+    return _holm_by_metric(pd.DataFrame(rows))
 
 
 def pooled_differences(results: pd.DataFrame, reference: str, metrics, n_boot: int = 10_000,
@@ -177,7 +171,11 @@ def pooled_differences(results: pd.DataFrame, reference: str, metrics, n_boot: i
             res = paired_difference(d.to_numpy(), np.zeros(len(d)), n_boot, confidence, seed)
             rows.append({"strategy": strategy, "reference": reference, "metric": m, **res,
                          "cells": int(len(common) // max(len(d), 1))})
-    table = pd.DataFrame(rows)
+    return _holm_by_metric(pd.DataFrame(rows))
+
+
+def _holm_by_metric(table: pd.DataFrame) -> pd.DataFrame:
+    """Add ``p_holm``: the Wilcoxon p-values Holm-adjusted within each metric."""
     if len(table):
         table["p_holm"] = np.nan
         for m in table["metric"].unique():
