@@ -93,7 +93,7 @@ def ours(model, steps, args, table, tmp, strategy="genemask", logging_steps=10, 
     cfg = PretrainConfig(corpus="demo", strategy=strategy, model=model, steps=steps,
                          batch_size=args.batch, seed=args.seed, n_val=args.n_val, save_steps=10 ** 9,
                          logging_steps=logging_steps, threads=args.threads,
-                         table=None if strategy == "random" else table)
+                         precision=args.precision, table=None if strategy == "random" else table)
     run = create_run("pretrain", asdict(cfg), run_dir=Path(tempfile.mkdtemp(dir=tmp)) / "run")
     clock = make_clock(profile)
     result = pretrain(cfg, run, progress=False, callbacks=[clock])
@@ -139,7 +139,8 @@ def baseline(model, steps, args, tmp, logging_steps=10, profile=None):
         per_device_eval_batch_size=args.batch, learning_rate=8e-4, warmup_steps=0.05,
         weight_decay=0.01, adam_beta1=0.9, adam_beta2=0.98, adam_epsilon=1e-6, max_grad_norm=1.0,
         lr_scheduler_type="linear", logging_steps=logging_steps, save_strategy="no",
-        report_to="none", disable_tqdm=True, use_cpu=True, seed=args.seed, data_seed=args.seed)
+        report_to="none", disable_tqdm=True, use_cpu=True, seed=args.seed, data_seed=args.seed,
+        bf16=args.hf_precision == "bf16")
     clock = make_clock(profile)
     trainer = Trainer(model=net, args=targs, train_dataset=train, eval_dataset=val,
                       data_collator=lambda ex: _count(hf_collate(ex)), callbacks=[clock])
@@ -245,6 +246,10 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--n-val", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                    help="ours: auto = bf16 where the CPU multiplies bf16 natively (AMX/AVX512-BF16)")
+    ap.add_argument("--hf-precision", default="fp32", choices=["fp32", "bf16"],
+                    help="the baseline: fp32 (plain Trainer, the default) or bf16 (like for like)")
     ap.add_argument("--curve-steps", type=int, default=0, help="also compare loss over N steps")
     ap.add_argument("--memory", action="store_true", help="only peak memory, in child processes")
     ap.add_argument("--profile", action="store_true", help="only the top ops of both sides")

@@ -159,3 +159,47 @@ def test_pretrain_keeps_stdout_clean_and_quiet_is_quiet(tmp_path, capfd):
     out, err = capfd.readouterr()
     assert "loss" not in out and "%|" not in err and "shards" not in err
     assert len(reg.read_metrics(quiet)) >= 2  # the losses went to metrics.jsonl instead
+
+
+def test_precision_auto_is_bf16_on_a_cpu_only_where_it_pays(monkeypatch):
+    """auto: bf16 on a CPU only with native bf16 AND a model >= 256 wide; bf16 refused if emulated."""
+    from genemask_viz.training import pretrain as pt
+    if torch.cuda.is_available():
+        pytest.skip("the CPU rule is what is tested; this machine has a GPU")
+    for native in (True, False):
+        monkeypatch.setattr(pt, "cpu_native_bf16", lambda native=native: native)
+        assert pt.device_info("auto", hidden_size=64)["bf16"] is False      # tiny: bf16 is slower
+        assert pt.device_info("auto", hidden_size=None)["bf16"] is False    # width unknown
+        assert pt.device_info("auto", hidden_size=256)["bf16"] is native    # logo
+        assert pt.device_info("fp32", hidden_size=768)["bf16"] is False
+        if native:
+            assert pt.device_info("bf16", hidden_size=64)["bf16"] is True  # asked for: honoured
+        else:
+            with pytest.raises(GeneMaskInputError, match="native bf16"):
+                pt.device_info("bf16")
+    assert pt._hidden_size(resolve_model("tiny")) == 64
+    assert pt._hidden_size(resolve_model("logo")) == 256
+
+
+def test_bf16_autocast_pretraining_on_a_cpu_keeps_fp32_weights(tmp_path, monkeypatch):
+    """bf16 autocast: the same first loss as fp32 up to bf16 rounding, fp32 weights saved."""
+    from genemask_viz.training import pretrain as pt
+    from genemask_viz.training import registry as reg
+    from genemask_viz.training.worker import execute_run
+    if not pt.cpu_native_bf16() or torch.cuda.is_available():
+        # the autocast path itself runs on any CPU; only its speed needs AMX/AVX512-BF16
+        monkeypatch.setattr(pt, "cpu_native_bf16", lambda: True)
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        cfg = pt.PretrainConfig(corpus="demo", strategy="random", model="tiny", steps=3,
+                                batch_size=8, max_length=64, n_val=8, save_steps=100,
+                                logging_steps=1, seed=3, threads=1, precision=precision)
+        run = reg.create_run("pretrain", asdict(cfg), run_dir=tmp_path / precision)
+        assert execute_run(run, progress=False)["state"] == "done"
+        losses[precision] = reg.read_metrics(run)["loss"].dropna().tolist()
+    # same init, same first batch and mask: only the matmul precision differs
+    assert losses["bf16"][0] != losses["fp32"][0]
+    assert abs(losses["bf16"][0] - losses["fp32"][0]) < 0.02
+    assert all(np.isfinite(losses["bf16"]))
+    model = BertForMaskedLM.from_pretrained(tmp_path / "bf16" / "model")
+    assert {p.dtype for p in model.parameters()} == {torch.float32}

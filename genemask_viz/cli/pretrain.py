@@ -58,7 +58,9 @@ def register(sub) -> None:
     p.add_argument("--switch-threshold", type=float, default=None,
                    help="curricula (cm-gems): switch to the next stage when the smoothed training "
                         "perplexity improved by less than this over a window (default 1.0)")
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                   help="auto: bf16 on a GPU with bf16, or on a CPU with AMX/AVX512-BF16 for "
+                        "models >= 256 wide; fp32 otherwise")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: every core this process may use)")
     p.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
