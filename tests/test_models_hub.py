@@ -116,3 +116,18 @@ def test_cli_fewshot_accepts_a_hub_id(hub, tiny_files, tmp_path, capsys, one_thr
     assert rc == 0, capsys.readouterr().err
     cfg = json.loads((out / "config.json").read_text())
     assert "testorg/tiny-dnabert" in json.dumps(cfg)
+
+
+def test_a_mistyped_local_path_is_not_sent_to_the_hub(tmp_path, monkeypatch):
+    """``runs/missing`` where ./runs exists: a local-path error at once, no Hub lookup."""
+    from genemask_viz.training import models
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+
+    def no_hub(spec):
+        raise AssertionError(f"{spec} went to the Hub")
+    monkeypatch.setattr(models, "_hub_checkpoint", no_hub)
+    with pytest.raises(GeneMaskInputError, match="read as a local path"):
+        models.resolve_model("runs/missing")
+    with pytest.raises(AssertionError, match="went to the Hub"):  # no such local folder: Hub id
+        models.resolve_model("someorg/somemodel")

@@ -45,7 +45,8 @@ def _wait_for_lock_free(out, timeout_s: float = 60.0) -> None:
 @pytest.fixture(scope="module")
 def smoke_study(tmp_path_factory):
     """Start the smoke preset in the background, kill its scheduler after two finished runs,
-    then resume it in the foreground. Returns (folder, runs done before the kill, counts)."""
+    then resume it in the foreground with 2 runs at a time (background registry workers, the
+    path a laptop study takes). Returns (folder, runs done before the kill, counts)."""
     from genemask_viz.study.runner import run_study
     out = tmp_path_factory.mktemp("study") / "smoke"
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -66,7 +67,7 @@ def smoke_study(tmp_path_factory):
     _wait_for_lock_free(out)  # a forked child of the killed scheduler may hold it a moment
     before = _done(out)
     assert len(before) >= 2
-    counts = run_study(out, log=lambda msg: None)
+    counts = run_study(out, jobs=2, poll_s=0.5, log=lambda msg: None)
     return out, before, counts
 
 

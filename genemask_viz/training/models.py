@@ -162,9 +162,18 @@ def resolve_model(spec: str | os.PathLike, k: int = 6) -> ModelSource:
     if text in MODEL_PRESETS:
         return ModelSource(text, text, None, k)
     path = Path(text).expanduser()
-    if not path.exists() and _HUB_ID.fullmatch(text):
+    # runs/foo where ./runs exists is a mistyped local path, not the Hub user "runs": say so
+    # at once instead of spending the Hub client's retries on it
+    local_parent = path.parent != Path(".") and path.parent.is_dir()
+    if not path.exists() and _HUB_ID.fullmatch(text) and not local_parent:
         folder, k_hub = _hub_checkpoint(text)
         return ModelSource(text, None, folder, k_hub)
+    if not path.exists() and local_parent:
+        raise GeneMaskInputError(f"model {text!r}: no such folder in {str(path.parent)!r} (that "
+                                 "folder exists here, so this was read as a local path, not a "
+                                 "Hugging Face Hub id).", source=path,
+                                 fix="check the folder name; for a Hub model whose ORG is also a "
+                                     "local folder name, run from another directory.")
     if not path.exists():
         raise GeneMaskInputError(f"model {text!r} is neither a preset nor an existing folder.",
                                  fix=f"use one of {sorted(MODEL_PRESETS)}, a checkpoint folder or a "
