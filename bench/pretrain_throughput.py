@@ -197,6 +197,8 @@ def curves(args, table, tmp):
                 "ours-genemask": lambda: ours(model, n, args, table, tmp)}
         res = {}
         for name, fn in runs.items():
+            if name not in args.curve_sides:
+                continue
             t0 = time.perf_counter()
             clock, ev = fn()
             res[name] = {"eval_loss": ev, "wall_s": time.perf_counter() - t0,
@@ -251,6 +253,8 @@ def main() -> int:
     ap.add_argument("--hf-precision", default="fp32", choices=["fp32", "bf16"],
                     help="the baseline: fp32 (plain Trainer, the default) or bf16 (like for like)")
     ap.add_argument("--curve-steps", type=int, default=0, help="also compare loss over N steps")
+    ap.add_argument("--curve-sides", default="ours-random,hf,ours-genemask",
+                    type=lambda text: text.split(","), help="which runs --curve-steps makes")
     ap.add_argument("--memory", action="store_true", help="only peak memory, in child processes")
     ap.add_argument("--profile", action="store_true", help="only the top ops of both sides")
     ap.add_argument("--top", type=int, default=15)

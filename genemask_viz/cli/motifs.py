@@ -25,6 +25,15 @@ def register(sub) -> None:
                         "when the table has scored 6-mers, else the scored length with the most rows)")
     p.add_argument("--group-n", type=int, default=None,
                    help="length of the top n-grams grouped and compared by Tomtom (default: --n)")
+    p.add_argument("--sequences", nargs="+", default=None, metavar="FASTA",
+                   help="the sequences the table was counted from (with --table demo: the demo "
+                        "genome's, used by default): each Tomtom group is also extended from its "
+                        "sites with --flank bases either side and compared by Tomtom (ext_* columns)")
+    p.add_argument("--flank", type=int, default=8,
+                   help="bases read either side of a group's sites before trimming (default 8)")
+    p.add_argument("--extend-support", type=int, default=1,
+                   help="member k-mers that must place a site (1: every seed occurrence, "
+                        "default; 2: sites of a contig of two overlapping top k-mers)")
     p.add_argument("--fpr", type=float, default=0.01,
                    help="per-motif false-positive rate of the p-value match (default 0.01)")
     p.add_argument("--bootstrap", type=int, default=1000,
@@ -71,6 +80,17 @@ def load_demo_or_table(spec: str):
     return load_table(spec)
 
 
+def load_sequences(args):
+    """Records for seed extension: --sequences, else the demo genome's with --table demo."""
+    if args.sequences:
+        from ..sequences.fasta import read_fasta
+        return [r for path in args.sequences for r in read_fasta(path)]
+    if str(args.table) == "demo":
+        from ..sequences import demo_genome
+        return demo_genome(seed=0).records
+    return None
+
+
 def run(args) -> int:
     from ..errors import GeneMaskInputError, with_source
     from ..motifs.report import compare_table, summary, write_report
@@ -87,15 +107,22 @@ def run(args) -> int:
     if not 0 < args.fimo_p < 1:
         raise GeneMaskInputError(f"--fimo-p must be in (0, 1), got {args.fimo_p}.",
                                  source="--fimo-p", fix="use e.g. --fimo-p 1e-4.")
+    if args.flank < 0 or args.extend_support < 1:
+        raise GeneMaskInputError(f"--flank must be >= 0 and --extend-support >= 1, got "
+                                 f"{args.flank} and {args.extend_support}.", source="--flank",
+                                 fix="use e.g. --flank 8 --extend-support 1.")
     tasks = _tasks(args)
     t0 = time.perf_counter()
     table = load_demo_or_table(args.table)
+    sequences = load_sequences(args)
     print("scoring k-mers, bootstrap and Tomtom (the first run also compiles memelite's kernels, "
           "about a minute)...", file=sys.stderr)
     try:
         result = compare_table(table, motifs=args.jaspar, top=args.top, n=args.n, fpr=args.fpr,
                                seed=args.seed, source=str(args.table), reps=args.bootstrap,
-                               tasks=tasks, fimo_threshold=args.fimo_p, group_n=args.group_n)
+                               tasks=tasks, fimo_threshold=args.fimo_p, group_n=args.group_n,
+                               sequences=sequences, flank=args.flank,
+                               min_support=args.extend_support)
     except GeneMaskInputError as exc:  # a problem found deep in the table: name the file
         raise with_source(exc, args.table) from None
     out = write_report(result, args.out, logos=args.logos)
@@ -107,6 +134,8 @@ def run(args) -> int:
     print(f"{s['n_kmers']:,} k-mers x {s['n_motifs']} motifs in {time.perf_counter() - t0:.1f} s; "
           f"PMI Spearman rho (best window, RC pairs) {rho['rho']:.3f} [{rho['lo']:.3f}, "
           f"{rho['hi']:.3f}]; {diffs}; Tomtom groups with q < 0.05: "
-          f"{s['tomtom']['significant_q05']} of {s['tomtom']['n_groups']}; wrote {out}",
+          f"{s['tomtom']['significant_q05']} of {s['tomtom']['n_groups']}"
+          + (f" (extended from sites: {s['tomtom']['extended']['significant_q05']})"
+             if s["tomtom"]["extended"] else "") + f"; wrote {out}",
           file=sys.stderr)
     return 0

@@ -16,7 +16,9 @@ GeneMask score recomputed from its counts (:mod:`.rankings`), side by side.
 
 ``write_report`` writes ``matches.csv``, ``top_hits.csv``, ``stats.csv``,
 ``bootstrap.csv``, ``verdict.csv``, ``groups.csv``, ``tomtom_hits.csv``,
-``task_motifs.csv`` (with tasks), ``summary.json`` and ``logos/*.png``.
+``task_motifs.csv`` (with tasks), ``summary.json`` and ``logos/*.png``; given the sequences the
+table was counted from, each group is also extended from its sites (:mod:`.extend`): columns
+``ext_*`` of ``groups.csv``, ``tomtom_hits_extended.csv`` and ``logos/extended_*.png``.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class MotifComparison:
     ranking_names: dict = field(default_factory=dict)
     tasks: dict = field(default_factory=dict)     # name -> {"motifs": DataFrame, "facts": dict}
     reps: int = bs.DEFAULT_REPS
+    extended: list = field(default_factory=list, repr=False)   # extend.ExtendedGroup per group
+    extended_hits: pd.DataFrame = field(default_factory=pd.DataFrame)
+    extension: dict = field(default_factory=dict)               # settings; empty: not run
 
 
 def _rankings(table: pd.DataFrame, sub: pd.DataFrame, col: str, n: int, seed: int):
@@ -164,7 +169,8 @@ def compare_table(table: pd.DataFrame, motifs=DEFAULT_RELEASE,
                   top: int = 100, n: int | None = None, fpr: float = 0.01, seed: int = 0,
                   hits_per_kmer: int = 3, source: str = "", reps: int = bs.DEFAULT_REPS,
                   tasks: dict | None = None, scores: KmerScores | None = None,
-                  fimo_threshold: float = 1e-4, group_n: int | None = None) -> MotifComparison:
+                  fimo_threshold: float = 1e-4, group_n: int | None = None, sequences=None,
+                  flank: int = 8, min_support: int = 1) -> MotifComparison:
     """Compare a PMI table (``genemask_viz.ngrams`` shape) with a motif library.
 
     ``motifs``: a JASPAR release name, a JASPAR/MEME file, or a list of
@@ -176,6 +182,9 @@ def compare_table(table: pd.DataFrame, motifs=DEFAULT_RELEASE,
     task folder} for the discriminative test. ``scores``: reuse a previous
     :func:`score_kmers` result of the same k-mers in ranking order (the app does).
     ``group_n``: length of the top n-grams grouped for Tomtom (default ``n``).
+    ``sequences``: the records the table was counted from; when given, every group is also
+    extended from its sites with ``flank`` bases either side (:mod:`.extend`,
+    ``min_support`` member words per site) and compared by Tomtom.
     """
     col = ranking_column(table)
     missing = {"ngram", "n", col} - set(table.columns)
@@ -234,10 +243,16 @@ def compare_table(table: pd.DataFrame, motifs=DEFAULT_RELEASE,
         raise GeneMaskInputError(f"no scored {group_n}-grams to group for Tomtom.",
                                  source=source or None, fix="choose a scored length.")
     groups, hits, gobj = tomtom_groups(gk, mset, group_n)
+    ext_cols, ext_hits, ext, extension = None, pd.DataFrame(), [], {}
+    if sequences is not None:
+        from .extend import MIN_IC, extended_tomtom
+        ext_cols, ext_hits, ext = extended_tomtom(gobj, sequences, mset, flank, MIN_IC, min_support)
+        groups = pd.concat([groups, ext_cols], axis=1)
+        extension = {"flank": int(flank), "min_ic_bits": MIN_IC, "min_support": int(min_support)}
     groups.attrs["n"] = group_n
     return MotifComparison(kmers, rankings, matches, _top_hits(scores, np.arange(top), hits_per_kmer),
                            stats, tidy, verdict(boot), groups, scores, mset, top, source, boot,
-                           hits, gobj, names, task_out, reps)
+                           hits, gobj, names, task_out, reps, ext, ext_hits, extension)
 
 
 def verdict(boot: pd.DataFrame) -> pd.DataFrame:
@@ -290,7 +305,12 @@ def summary(result: MotifComparison) -> dict:
         "pmi_beats_rule": "bootstrap 95% interval of rho(PMI) - rho(control) above 0; Spearman "
                           "with best_rel, reverse-complement pairs merged, all motifs",
         "tomtom": {"n": int(g.attrs.get("n", 0)) or None, "top": result.top, "n_groups": int(len(g)), "significant_q05": int(g["significant_q05"].sum()),
-                   "groups": g.drop(columns=["kmers"]).to_dict("records")},
+                   "groups": g.drop(columns=["kmers"]).to_dict("records"),
+                   "headline_matrix": "k-mer votes (p, E, q): what the ranking alone holds",
+                   "extended": dict(result.extension, matrix="sites of the group's k-mers with "
+                                    "flanks, trimmed by information content (ext_* columns)",
+                                    significant_q05=int(g["ext_significant_q05"].sum()))
+                   if result.extension else None},
     }
     if result.tasks:
         out["tasks"] = {}
@@ -320,6 +340,8 @@ def write_report(result: MotifComparison, out_dir: str | os.PathLike, logos: int
     result.verdict.to_csv(out / "verdict.csv", index=False)
     result.groups.to_csv(out / "groups.csv", index=False)
     result.tomtom_hits.to_csv(out / "tomtom_hits.csv", index=False)
+    if result.extension:
+        result.extended_hits.to_csv(out / "tomtom_hits_extended.csv", index=False)
     if result.tasks:
         pd.concat([t["motifs"].assign(task=k) for k, t in result.tasks.items()],
                   ignore_index=True).to_csv(out / "task_motifs.csv", index=False)
@@ -339,6 +361,10 @@ def write_report(result: MotifComparison, out_dir: str | os.PathLike, logos: int
         fig = group_logo(result, row.group)
         fig.savefig(out / "logos" / f"group_{row.group:02d}_{row.consensus}.png", dpi=80)
         plt.close(fig)
+        if result.extension and row.ext_sites:
+            fig = group_logo(result, row.group, extended=True)
+            fig.savefig(out / "logos" / f"extended_{row.group:02d}_{row.ext_consensus}.png", dpi=80)
+            plt.close(fig)
     fig = ranking_figure(result.rankings, result.matches["best_rel"].to_numpy(),
                          label="best JASPAR match (best window, fraction of max)")
     fig.savefig(out / "rankings.png", dpi=80)
@@ -346,14 +372,18 @@ def write_report(result: MotifComparison, out_dir: str | os.PathLike, logos: int
     return out
 
 
-def group_logo(result: MotifComparison, group: int, hit: int = 1):
-    """Logo of a k-mer group's matrix beside its ``hit``-th Tomtom match (aligned)."""
+def group_logo(result: MotifComparison, group: int, hit: int = 1, extended: bool = False):
+    """Logo of a k-mer group's matrix (``extended``: its extended matrix) beside its
+    ``hit``-th Tomtom match (aligned)."""
     from .logos import match_logo
     from .tomtom import logo_offset
     g = result.group_objects[group - 1]
-    h = result.tomtom_hits[(result.tomtom_hits.group == group) & (result.tomtom_hits.hit == hit)].iloc[0]
+    hits = result.extended_hits if extended else result.tomtom_hits
+    h = hits[(hits.group == group) & (hits.hit == hit)].iloc[0]
     probs = result.mset.probs[int(h.motif_index)]
-    off, strand = logo_offset(len(g.counts), len(probs), int(h.offset), 0 if h.strand == "+" else 1)
-    return match_logo(counts_to_probs(g.counts), probs, off, strand,
-                      query_label=f"group {group}: {g.consensus} ({len(g.kmers)} k-mers)",
+    counts = result.extended[group - 1].counts if extended else g.counts
+    off, strand = logo_offset(len(counts), len(probs), int(h.offset), 0 if h.strand == "+" else 1)
+    label = (f"group {group} extended: {result.extended[group - 1].n_sites:,} sites" if extended
+             else f"group {group}: {g.consensus} ({len(g.kmers)} k-mers)")
+    return match_logo(counts_to_probs(counts), probs, off, strand, query_label=label,
                       motif_label=f"{h.motif_id} {h.motif_name}  Tomtom p={h.p:.2g} q={h.q:.2g}")
