@@ -8,9 +8,8 @@ from genemask_viz.app_logic import MAX_CONCURRENT_RUNS, device_summary, launch_r
 from genemask_viz.app_logic.estimates import pretrain_estimate, pretrain_verdict
 from genemask_viz.app_logic.explorer import strategy_labels
 from genemask_viz.app_logic.corpus_view import corpus_report, corpus_sentence
-from genemask_viz.app_logic.labs import (active_runs, error_text, follow_selection, progress_text,
-                                         recent_failures, run_metrics, runs_folder, same_launch,
-                                         slot_holders)
+from genemask_viz.app_logic.lab_widgets import confirm_twin_launch, run_panel
+from genemask_viz.app_logic.labs import follow_selection, run_metrics, runs_folder, same_launch
 from genemask_viz.errors import GeneMaskInputError
 from genemask_viz.plots import loss_curves
 
@@ -90,18 +89,8 @@ if st.button("Start in the background", type="primary", key="pt_start"):
 pending = st.session_state.get("pt_pending")
 if pending:
     same = "; ".join(f"{s}: {', '.join(ids)}" for s, ids in pending["twins"].items() if ids)
-    st.warning(f"Identical run(s) are already queued or running ({same}). Start another copy anyway?")
-    yes, no = st.columns([1, 5])
-    if yes.button("Start anyway", key="pt_confirm"):
-        try:
-            launch(pending["params"])
-        except GeneMaskInputError as exc:
-            st.session_state.pop("pt_pending", None)
-            st.error(str(exc))
-        st.rerun()
-    if no.button("Don't start", key="pt_decline"):
-        st.session_state.pop("pt_pending", None)
-        st.rerun()
+    confirm_twin_launch(st, "pt", f"Identical run(s) are already queued or running ({same}). "
+                                  "Start another copy anyway?", launch)
 started = st.session_state.pop("pt_started", None)  # said once, right after the launch
 if started:
     st.success(f"Started {len(started)} run(s): {', '.join(started)}. They appear below.")
@@ -114,25 +103,8 @@ def live():
     if not len(runs):
         st.info("No pretraining runs yet in this folder. Start one above.")
         return
-    active = active_runs(runs)
-    if len(active):
-        st.subheader("Running and queued")
-        holders = slot_holders(root)
-        for _, row in active.iterrows():
-            left, right = st.columns([5, 1])
-            left.progress(float(row["progress"]), text=progress_text(row, holders))
-            if right.button("Cancel", key=f"pt_cancel_{row['id']}"):
-                from genemask_viz.training import cancel_run
-                cancel_run(row["path"], timeout_s=10)
-                st.rerun()
-    dismissed = st.session_state.setdefault("pt_dismissed", [])
-    for _, row in recent_failures(runs, dismissed).head(3).iterrows():
-        left, right = st.columns([5, 1])
-        left.error(f"Run {row['id']} failed: {error_text(row)}. Check its settings (a missing FASTA, too "
-                   f"little memory) and start it again; its log is {row['path']}/log.txt.")
-        if right.button("Dismiss", key=f"pt_dismiss_{row['id']}"):
-            dismissed.append(row["id"])
-            st.rerun()
+    run_panel(st, root, runs, "pt", "Check its settings (a missing FASTA, too little memory) "
+                                    "and start it again.")
     st.subheader("Loss curves")
     ids = list(runs["id"])
     by_id = runs.set_index("id")

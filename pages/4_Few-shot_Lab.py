@@ -9,10 +9,10 @@ from genemask_viz.app_logic import MAX_CONCURRENT_RUNS, benchmark_datasets, laun
 from genemask_viz.app_logic.inputs import fewshot_root
 from genemask_viz.app_logic.estimates import (chance_message, chance_verdicts, fewshot_estimate,
                                               results_table)
-from genemask_viz.app_logic.labs import (active_runs, error_text, fewshot_lines, fewshot_results,
-                                         finished_pretraining_runs, follow_selection, model_label,
-                                         progress_text, recent_failures, runs_folder, same_launch,
-                                         save_upload, slot_holders)
+from genemask_viz.app_logic.lab_widgets import confirm_twin_launch, run_panel
+from genemask_viz.app_logic.labs import (fewshot_lines, fewshot_results, finished_pretraining_runs,
+                                         follow_selection, model_label, runs_folder, same_launch,
+                                         save_upload)
 from genemask_viz.errors import GeneMaskInputError
 from genemask_viz.plots import fewshot_figure
 
@@ -124,19 +124,8 @@ if st.button("Start in the background", type="primary", key="fs_start"):
         st.error(str(exc))
 pending = st.session_state.get("fs_pending")
 if pending:
-    st.warning(f"An identical run is already queued or running ({', '.join(pending['twins'])}). "
-               "Start another copy anyway?")
-    yes, no = st.columns([1, 5])
-    if yes.button("Start anyway", key="fs_confirm"):
-        try:
-            launch(pending["params"])
-        except GeneMaskInputError as exc:
-            st.session_state.pop("fs_pending", None)
-            st.error(str(exc))
-        st.rerun()
-    if no.button("Don't start", key="fs_decline"):
-        st.session_state.pop("fs_pending", None)
-        st.rerun()
+    confirm_twin_launch(st, "fs", f"An identical run is already queued or running "
+                                  f"({', '.join(pending['twins'])}). Start another copy anyway?", launch)
 started = st.session_state.pop("fs_started", None)  # said once, right after the launch
 if started:
     st.success(f"Started {started}. Its progress appears below.")
@@ -149,25 +138,7 @@ def live():
     if not len(runs):
         st.info("No few-shot runs yet in this folder. Start one above.")
         return
-    active = active_runs(runs)
-    if len(active):
-        st.subheader("Running and queued")
-        holders = slot_holders(root)
-        for _, row in active.iterrows():
-            left, right = st.columns([5, 1])
-            left.progress(float(row["progress"]), text=progress_text(row, holders))
-            if right.button("Cancel", key=f"fs_cancel_{row['id']}"):
-                from genemask_viz.training import cancel_run
-                cancel_run(row["path"], timeout_s=10)
-                st.rerun()
-    dismissed = st.session_state.setdefault("fs_dismissed", [])
-    for _, row in recent_failures(runs, dismissed).head(3).iterrows():
-        left, right = st.columns([5, 1])
-        left.error(f"Run {row['id']} failed: {error_text(row)}. Change the data or model choice and "
-                   f"start it again; its log is {row['path']}/log.txt.")
-        if right.button("Dismiss", key=f"fs_dismiss_{row['id']}"):
-            dismissed.append(row["id"])
-            st.rerun()
+    run_panel(st, root, runs, "fs", "Change the data or model choice and start it again.")
     st.subheader("Results")
     with_results = [r for r in runs["path"] if (Path(r) / "results.csv").exists()]
     if not with_results:

@@ -16,7 +16,7 @@ Sub-modules load on first use (importing this package does not import torch).
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "models": ["load_mlm", "load_classifier", "finetuned_models", "list_models", "model_k",
@@ -29,11 +29,4 @@ _EXPORTS = {
     "plots": ["reconstruction_figure", "attribution_figure", "focus_range"],
     "sites": ["demo_site_spans", "find_sites"],
 }
-_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

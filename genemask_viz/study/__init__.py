@@ -13,7 +13,7 @@ Sub-modules load on use: importing this package does not import torch.
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "spec": ["StudySpec", "TaskSpec", "load_study", "parse_study", "PRESETS", "preset_path"],
@@ -24,11 +24,4 @@ _EXPORTS = {
     "hidden": ["common_validation"],
     "report": ["collect_results", "write_report", "pretraining_table"],
 }
-_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

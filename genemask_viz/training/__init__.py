@@ -16,7 +16,7 @@ function is exported as ``run_pretraining`` (``training.pretrain`` is its module
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "models": ["MODEL_PRESETS", "ModelSource", "resolve_model", "model_config", "load_tokenizer",
@@ -33,11 +33,4 @@ _EXPORTS = {
                  "resolve_run", "write_json_atomic"],
     "worker": ["execute_run"],
 }
-_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)
