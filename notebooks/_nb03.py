@@ -40,7 +40,9 @@ SEED = 0
 # Scaling up on CPU: MAX_LENGTH = 512 (the paper's segments, ~385 positions on average),
 # BATCH_SIZE = 16: tiny first learns only the 6-mer frequencies (loss ~8.08 nats, their entropy)
 # and was still there after 150 steps; plan on 1,000+ steps (docs/BENCHMARKS.md, issue 11, has
-# the measured step rates). Paper scale needs a GPU: see the last section.
+# the measured step rates: tiny ~0.13 s per 16 x 512 step on 2 idle cores). The same question
+# with intervals, 7 strategies and 3 benchmark tasks: `genemask study run laptop` (docs/REPLICATION.md).
+# Paper scale needs a GPU: see the last section.
 """, tags=["parameters"]),
 code("""
 import warnings
