@@ -187,8 +187,11 @@ def device_summary() -> dict:
     if info["cuda"]:
         note = f"training runs on the GPU {info['device']}" + (" in bf16." if info["bf16"] else ".")
     else:
-        note = ("No CUDA GPU was found, so training runs on the CPU (fp32): keep to the 'tiny' "
-                "model and a few hundred steps.")
+        from ..training.pretrain import cpu_native_bf16
+        wide = ("; 'logo' and wider models pretrain in bf16, which this CPU multiplies in hardware"
+                if cpu_native_bf16() else "")
+        note = ("No CUDA GPU was found, so training runs on the CPU (fp32" + wide + "). Keep to "
+                "the 'tiny' model and a few hundred steps.")
     return {**info, "note": note}
 
 
