@@ -125,8 +125,11 @@ def pretraining_table(study_dir, spec, plan, hidden: bool = True, progress: bool
             cache = study_dir / REPORT / "hidden" / f"{name}.json"
             found = read_json(cache)
             if not found or found.get("key") != key:
+                from transformers.utils import logging as hf_logging
+
                 from ..interpret import reconstruction_score
                 from .hidden import common_validation
+                hf_logging.disable_progress_bar()  # a "Loading weights" bar per model: noise
                 if val is None:
                     val = common_validation(spec.pretrain, spec.hidden_sequences, spec.hidden_seed)
                 if progress:
