@@ -168,7 +168,7 @@ def resolve_model(spec: str | os.PathLike, k: int = 6) -> ModelSource:
     if not path.exists() and _HUB_ID.fullmatch(text) and not local_parent:
         folder, k_hub = _hub_checkpoint(text)
         return ModelSource(text, None, folder, k_hub)
-    if not path.exists() and local_parent:
+    if not path.exists() and local_parent and _HUB_ID.fullmatch(text):
         raise GeneMaskInputError(f"model {text!r}: no such folder in {str(path.parent)!r} (that "
                                  "folder exists here, so this was read as a local path, not a "
                                  "Hugging Face Hub id).", source=path,
