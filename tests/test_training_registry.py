@@ -523,3 +523,19 @@ def test_cancel_never_signals_a_pid_without_a_start_time(tmp_path):
             other.wait()
     for bad in (-1, 0, True, "12", [1]):
         assert not procs.pid_alive(bad) and not procs.identity_proven(bad, 1)
+
+
+def test_progress_eta_uses_the_logged_rows_own_step(tmp_path):
+    """status.json's step runs ahead of metrics.jsonl: the time left comes from the rate of
+    the last logged row (elapsed / its step), times the steps still to go."""
+    run = reg.create_run("pretrain", {"steps": 3000}, run_dir=tmp_path / "r")
+    reg.set_status(run, state="running", step=22, max_steps=3000)
+    (run / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 8.3, "elapsed": 0.5}) + "\n")
+    p = reg.run_progress(run)
+    assert p["eta"] == pytest.approx(0.5 * (3000 - 22))        # not 0.5 * (1 - f) / f = 67.7 s
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 20, "loss": 8.2, "elapsed": 2.6}) + "\n")
+        f.write(json.dumps({"step": 20, "eval_loss": 8.25}) + "\n")  # an eval row has no elapsed
+    assert reg.run_progress(run)["eta"] == pytest.approx(0.13 * (3000 - 22))
+    reg.set_status(run, state="done", step=3000, max_steps=3000)
+    assert reg.run_progress(run)["eta"] is None

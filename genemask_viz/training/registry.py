@@ -449,15 +449,21 @@ def run_progress(run_dir: str | os.PathLike) -> dict:
     status = run_status(run_dir)
     step, total = _count(status.get("step")) or 0, _count(status.get("max_steps"))
     metrics = read_metrics(run_dir)
-    loss = elapsed = None
+    loss = elapsed = per_step = None
     if len(metrics) and "loss" in metrics:
         losses = pd.to_numeric(metrics["loss"], errors="coerce").dropna()
         loss = float(losses.iloc[-1]) if len(losses) else None
     if len(metrics) and "elapsed" in metrics:
-        times = pd.to_numeric(metrics["elapsed"], errors="coerce").dropna()
-        elapsed = float(times.iloc[-1]) if len(times) else None
+        rows = metrics.assign(elapsed=pd.to_numeric(metrics["elapsed"], errors="coerce"),
+                              step=pd.to_numeric(metrics.get("step"), errors="coerce"))
+        rows = rows.dropna(subset=["elapsed"])
+        if len(rows):
+            elapsed = float(rows["elapsed"].iloc[-1])
+            logged = rows["step"].iloc[-1]
+            # the rate of the logged row's own step: status.json's step runs ahead of the log
+            per_step = elapsed / float(logged) if logged and logged > 0 else None
     fraction = min(step / total, 1.0) if total else (1.0 if status.get("state") == "done" else 0.0)
-    eta = elapsed * (1 - fraction) / fraction if elapsed and 0 < fraction < 1 else None
+    eta = per_step * (total - step) if per_step and total and 0 < fraction < 1 else None
     return {"state": status.get("state"), "step": step, "max_steps": total, "fraction": fraction,
             "loss": loss, "elapsed": elapsed, "eta": eta, "error": status.get("error"),
             "message": status.get("message")}
