@@ -127,3 +127,24 @@ def test_every_preset_parses_to_a_plan(tmp_path):
         assert sum(e["kind"] == "fewshot" for e in plan) == \
             len(spec.strategies) * len(spec.pretrain_seeds) * len(spec.tasks)
         assert all(e["needs"] is None or e["needs"] in {p["name"] for p in plan} for e in plan)
+
+
+def test_min_wilcoxon_p_and_the_report_says_when_no_cell_can_be_significant():
+    from scipy import stats as sps
+
+    from genemask_viz.study.markdown import _verdicts
+    from genemask_viz.study.stats import min_wilcoxon_p
+    for n in (5, 8, 10):
+        d = np.arange(1, n + 1) / 100.0                      # every difference of one sign
+        assert min_wilcoxon_p(n) == pytest.approx(sps.wilcoxon(d).pvalue)
+    assert min_wilcoxon_p(10) == pytest.approx(0.001953125)
+
+    def table(cells, n):
+        return pd.DataFrame({"reference": "dnabert", "metric": "accuracy", "task": "T",
+                             "shots": range(cells), "strategy": "genemask", "n": n,
+                             "diff": 0.01, "p_wilcoxon": min_wilcoxon_p(n),
+                             "p_holm": min(1.0, cells * min_wilcoxon_p(n))})
+    many = _verdicts(table(36, 10))[0]       # 36 x 0.00195 = 0.07: no cell can reach 0.05
+    assert "no single cell can be significant" in many and "0.0703" in many
+    few = _verdicts(table(4, 10))[0]         # 4 x 0.00195 = 0.0078: it can
+    assert "no single cell" not in few and "higher after Holm in 4" in few

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .plan import run_dir
+from .stats import min_wilcoxon_p
 from .spec import NONE
 
 __all__ = ["report_markdown", "compute_times", "fmt"]
@@ -120,10 +121,16 @@ def _verdicts(paired: pd.DataFrame, alpha: float = 0.05) -> list[str]:
     for (ref, m), d in paired.groupby(["reference", "metric"], sort=False):
         up = d[(d["p_holm"] < alpha) & (d["diff"] > 0)]
         down = d[(d["p_holm"] < alpha) & (d["diff"] < 0)]
+        tested = int(d["p_wilcoxon"].notna().sum())
+        floor = tested * min_wilcoxon_p(int(d["n"].max())) if tested else 1.0
+        power = (f" With {int(d['n'].max())} units a cell's Wilcoxon p is at least "
+                 f"{min_wilcoxon_p(int(d['n'].max())):.3g}, so after Holm over {tested} cells at least "
+                 f"{min(1.0, floor):.3g}: no single cell can be significant at {alpha}; read the "
+                 "pooled differences below." if floor >= alpha else "")
         lines.append(f"- {m}, against `{ref}`: {len(d)} cells; significantly higher after Holm "
                      f"in {len(up)}, lower in {len(down)}"
                      + (f" ({', '.join(up['strategy'] + '@' + up['task'] + '/' + up['shots'].astype(str))})"
-                        if len(up) else "") + ".")
+                        if len(up) else "") + "." + power)
     return lines
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["mean_interval", "bootstrap_mean_interval", "paired_difference", "holm",
-           "cell_summary", "paired_table", "pooled_differences", "chance_levels", "UNIT"]
+           "min_wilcoxon_p", "cell_summary", "paired_table", "pooled_differences", "chance_levels", "UNIT"]
 
 UNIT = ["pretrain_seed", "seed"]   # the matched unit of a paired comparison
 CELL = ["task", "shots", "strategy"]
@@ -85,6 +85,15 @@ def paired_difference(x, ref, n_boot: int = 10_000, confidence: float = 0.95,
     out["p_ttest"] = float(stats.ttest_rel(x, ref).pvalue) if d.std(ddof=1) > 0 else (
         0.0 if d.mean() != 0 else 1.0)
     return out
+
+
+def min_wilcoxon_p(n: int) -> float:
+    """The smallest two-sided p-value the exact Wilcoxon signed-rank test can give on ``n``
+    non-zero differences: every difference of one sign, probability ``2 / 2**n`` (capped at 1).
+
+    With ``n`` units and Holm over ``m`` tests, no test can fall below ``m * min_wilcoxon_p(n)``.
+    """
+    return 1.0 if n < 1 else min(1.0, 2.0 / 2.0 ** int(n))
 
 
 def holm(pvalues) -> np.ndarray:
