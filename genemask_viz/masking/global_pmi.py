@@ -64,10 +64,10 @@ import torch
 
 from ..errors import GeneMaskInputError
 from .hidden import maskable_positions, row_bounds, window_any
-from .result import MaskResult, as_batch, dnabert_span_offsets, make_generator
+from .result import MaskResult, as_batch, make_generator
 from .strategies import (GENEMASK_CENTRE_PROB, GENEMASK_EXTEND_ALL_BELOW, GENEMASK_TOP_FRACTION,
-                         _check_scores, _draw, _finish, _spans, extension_count,
-                         finish_extended, rank_within_rows, uniform_keys)
+                         _centre_spans, _check_scores, _draw, _finish, _spans, best_candidates,
+                         extension_count, finish_extended, rank_within_rows, uniform_keys)
 
 __all__ = ["GLOBAL_PMI_TARGET_RATE", "mask_global_pmi", "mask_cm_gems_released_genemask",
            "mask_cm_gems_released_global_pmi", "top_k_ids"]
@@ -211,26 +211,15 @@ def mask_cm_gems_released_genemask(input_ids, attention_mask=None, *, scores=Non
         raise GeneMaskInputError(f"top_fraction={top_fraction} is outside [0, 1].", fix="use 0.5.")
     E = _half_width(k, extend_half_width)
     score_vec = _check_scores(scores, k)
-    ids, attention_mask, special = as_batch(input_ids, attention_mask, k, special_tokens_mask)
-    drawn = _draw(ids.shape, centre_prob, make_generator(generator, seed), centres)
-    lo, hi = dnabert_span_offsets(k) if span_offsets is None else span_offsets
-    if lo > 0 or hi < 0:
-        raise GeneMaskInputError(f"span_offsets={span_offsets} must contain 0 (the centre).",
-                                 fix="use (lo, hi) with lo <= 0 <= hi, e.g. (-2, 3).")
+    ids, attention_mask, special, drawn, (lo, hi) = _centre_spans(
+        input_ids, attention_mask, special_tokens_mask, k, centre_prob, span_offsets,
+        make_generator(generator, seed), centres)
     maskable = maskable_positions(ids, attention_mask, special)
     centres = drawn & maskable
     B, T = ids.shape
-    idx = centres.nonzero()                                   # [M, 2] row-major
-    rows, cpos = idx[:, 0], idx[:, 1]
-    offs = torch.tensor([0] + [o for o in range(lo, hi + 1) if o != 0], dtype=torch.long)
-    cand = cpos[:, None] + offs[None, :]                      # [M, C] the release's order
-    candc = cand.clamp(0, T - 1)
-    ok = (cand >= 0) & (cand < T) & maskable[rows[:, None], candc]
-    s = _position_scores(score_vec, T)[candc]                 # bug 1: the position as an id
-    s = torch.where(ok, s, torch.tensor(-np.inf, dtype=torch.float64))
-    best = s.argmax(dim=1, keepdim=True)                      # first maximum: the centre on ties
-    chosen_pos = cand.gather(1, best)[:, 0]
-    chosen_score = s.gather(1, best)[:, 0]
+    position_scores = _position_scores(score_vec, T)
+    rows, cpos, chosen_pos, chosen_score = best_candidates(
+        maskable, centres, lo, hi, lambda rows, candc: position_scores[candc])  # bug 1: position as id
     n_ext = extension_count(rows, B, top_fraction, extend_all_below)
     # bug 2: the first n_ext centres in iteration order, not the best-scoring ones
     extended = rank_within_rows(rows, cpos.double(), B, descending=False) < n_ext[rows]

@@ -155,6 +155,26 @@ def uniform_keys(name: str, given, shape, generator) -> torch.Tensor:
     return given
 
 
+def best_candidates(maskable, centres, lo, hi, score_of):
+    """Each centre's best-scoring maskable candidate among its span ``c+lo .. c+hi``.
+
+    Candidates are taken in the release's order (the centre, then ``c+lo .. c+hi`` left to
+    right), so the centre wins ties. ``score_of(rows, candc)`` gives float64 scores ``[M, C]``
+    of the candidate positions (clamped into the row). Returns ``rows, cpos`` (the centres,
+    row-major), ``chosen_pos`` and ``chosen_score`` (-inf: no scored candidate).
+    """
+    T = maskable.shape[1]
+    idx = centres.nonzero()                                  # [M, 2] row-major
+    rows, cpos = idx[:, 0], idx[:, 1]
+    offs = torch.tensor([0] + [o for o in range(lo, hi + 1) if o != 0], dtype=torch.long)
+    cand = cpos[:, None] + offs[None, :]                     # [M, C]
+    candc = cand.clamp(0, T - 1)
+    ok = (cand >= 0) & (cand < T) & maskable[rows[:, None], candc]
+    s = torch.where(ok, score_of(rows, candc), torch.tensor(-np.inf, dtype=torch.float64))
+    best = s.argmax(dim=1, keepdim=True)                     # first maximum: the centre on ties
+    return rows, cpos, cand.gather(1, best)[:, 0], s.gather(1, best)[:, 0]
+
+
 def finish_extended(name, k, ids, attention_mask, maskable, centres, rows, cpos, lo, hi,
                     chosen_pos, extended, E, details, **extra) -> MaskResult:
     """The GeneMask family's last step: each centre's DNABERT span ``cpos+lo..cpos+hi`` plus,
@@ -307,23 +327,15 @@ def mask_genemask(input_ids, attention_mask=None, *, scores=None, k: int = 6,
                               extend_all_below)
     maskable = maskable_positions(ids, attention_mask, special)
     centres = drawn & maskable
-    B, T = ids.shape
-    idx = centres.nonzero()                                  # [M, 2] row-major
-    rows, cpos = idx[:, 0], idx[:, 1]
-    # candidates in the release's order: the centre, then c+lo .. c+hi left to right
-    offs = torch.tensor([0] + [o for o in range(lo, hi + 1) if o != 0], dtype=torch.long)
-    cand = cpos[:, None] + offs[None, :]                     # [M, C]
-    candc = cand.clamp(0, T - 1)
-    ok = (cand >= 0) & (cand < T) & maskable[rows[:, None], candc]
+    B = ids.shape[0]
     if score_by == "content":
-        s = score_vec[ids[rows[:, None], candc]]
+        def score_of(rows, candc):
+            return score_vec[ids[rows[:, None], candc]]
     else:  # the release: the position index read as a token id
-        s = torch.where(candc < score_vec.numel(), score_vec[candc.clamp(max=score_vec.numel() - 1)],
-                        -np.inf)
-    s = torch.where(ok, s, torch.tensor(-np.inf, dtype=torch.float64))
-    best = s.argmax(dim=1, keepdim=True)                     # first maximum: the centre on ties
-    chosen_pos = cand.gather(1, best)[:, 0]
-    chosen_score = s.gather(1, best)[:, 0]
+        def score_of(rows, candc):
+            return torch.where(candc < score_vec.numel(),
+                               score_vec[candc.clamp(max=score_vec.numel() - 1)], -np.inf)
+    rows, cpos, chosen_pos, chosen_score = best_candidates(maskable, centres, lo, hi, score_of)
     key = torch.nan_to_num(chosen_score, neginf=torch.finfo(torch.float64).min)
     n_ext = extension_count(rows, B, top_fraction, extend_all_below)
     extended = rank_within_rows(rows, key, B, descending=True) < n_ext[rows]
