@@ -19,3 +19,12 @@ def json_safe(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def write_json_line(value, stream=None) -> None:
+    """``value`` as one line of strict JSON (``json_safe``) on ``stream`` (default stdout)."""
+    import json
+    import sys
+    stream = sys.stdout if stream is None else stream
+    json.dump(json_safe(value), stream, allow_nan=False)
+    stream.write("\n")

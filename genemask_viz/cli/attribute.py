@@ -10,10 +10,8 @@ or one of its ``models/shots-K_seed-S`` folders.
 
 from __future__ import annotations
 
-import json
-import sys
 
-from ..jsonsafe import json_safe
+from ..jsonsafe import write_json_line
 
 
 def register(sub) -> None:
@@ -66,6 +64,5 @@ def run(args) -> int:
                         print(f"      {h.motif_id} {h.motif_name}: Tomtom p={h.p:.2g}, "
                               f"E={h.E:.2g}, strand {h.strand}")
     if args.json:
-        json.dump(json_safe(out), sys.stdout, allow_nan=False)
-        sys.stdout.write("\n")
+        write_json_line(out)
     return 0

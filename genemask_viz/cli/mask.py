@@ -9,10 +9,9 @@ the sequence's j-th base; spans are inclusive ``[first, last]`` token ranges.
 
 from __future__ import annotations
 
-import json
 import sys
 
-from ..jsonsafe import json_safe
+from ..jsonsafe import write_json_line
 from ..masking.names import STRATEGIES, TABLE_STRATEGIES
 
 
@@ -130,8 +129,7 @@ def run(args) -> int:
                                "unit": seq[int(f) - 1:int(l)].upper()} for _, f, l in u.tolist()]
         out["sequences"].append(entry)
     if args.json:
-        json.dump(json_safe(out), sys.stdout, allow_nan=False)
-        sys.stdout.write("\n")
+        write_json_line(out)
     else:
         _print_text(out)
     return 0

@@ -9,10 +9,8 @@ log-likelihood of the true base. ``--compare RUN2`` scores a second model on the
 
 from __future__ import annotations
 
-import json
-import sys
 
-from ..jsonsafe import json_safe
+from ..jsonsafe import write_json_line
 from ..masking.names import STRATEGIES, TABLE_STRATEGIES
 
 
@@ -79,6 +77,5 @@ def run(args) -> int:
                 print(f"  {'predicted':<12} {r.predicted}   <- {spec}: accuracy {acc}, "
                       f"mean log-likelihood {r.mean_loglik:.3f} nats")
     if args.json:
-        json.dump(json_safe(out), sys.stdout, allow_nan=False)
-        sys.stdout.write("\n")
+        write_json_line(out)
     return 0
