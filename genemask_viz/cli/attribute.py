@@ -10,7 +10,6 @@ or one of its ``models/shots-K_seed-S`` folders.
 
 from __future__ import annotations
 
-
 from ..jsonsafe import write_json_line
 
 

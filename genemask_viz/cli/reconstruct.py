@@ -9,7 +9,6 @@ log-likelihood of the true base. ``--compare RUN2`` scores a second model on the
 
 from __future__ import annotations
 
-
 from ..jsonsafe import write_json_line
 from ..masking.names import STRATEGIES, TABLE_STRATEGIES
 
