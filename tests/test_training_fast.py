@@ -12,8 +12,10 @@ import torch
 from transformers import BertForMaskedLM
 
 from genemask_viz.errors import GeneMaskInputError
-from genemask_viz.training.fastmlm import (LengthGroupedSampler, SparseBertForMaskedLM,
-                                           dataset_lengths, masked_argmax)
+from genemask_viz.training import fastmlm
+from genemask_viz.training.fastmlm import (BitsDropout, LengthGroupedSampler, SparseBertForMaskedLM,
+                                           dataset_lengths, key_padding_mask, masked_argmax,
+                                           masked_cross_entropy, use_bits_dropout)
 from genemask_viz.training.models import build_mlm, model_config, resolve_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -138,6 +140,96 @@ def test_presets_dropout_and_overrides():
     assert changed.config.attention_probs_dropout_prob == 0.1 and changed.config.hidden_dropout_prob == 0.0
     with pytest.raises(GeneMaskInputError, match="attention_probs_dropout_prob"):
         build_mlm(resolve_model("tiny"), attention_dropout=1.5)
+
+
+def test_masked_cross_entropy_matches_torch_value_and_gradient():
+    g = torch.Generator().manual_seed(3)
+    logits = (3 * torch.randn(37, 101, generator=g)).requires_grad_(True)
+    target = torch.randint(0, 101, (37,), generator=g)
+    for divisor, reference in ((None, lambda x: torch.nn.functional.cross_entropy(x, target)),
+                               (torch.tensor(50), lambda x: torch.nn.functional.cross_entropy(
+                                   x, target, reduction="sum") / 50)):
+        ours = masked_cross_entropy(logits, target, divisor)
+        (grad_ours,) = torch.autograd.grad(3.0 * ours, logits)
+        ref = reference(logits)
+        (grad_ref,) = torch.autograd.grad(3.0 * ref, logits)
+        assert torch.allclose(ours, ref, rtol=0, atol=1e-5)
+        assert torch.allclose(grad_ours, grad_ref, rtol=1e-5, atol=1e-7)
+    # bf16 logits (autocast): the loss is computed in fp32, the gradient comes back in bf16
+    low = logits.detach().bfloat16().requires_grad_(True)
+    loss = masked_cross_entropy(low, target)
+    loss.backward()
+    assert loss.dtype == torch.float32 and low.grad.dtype == torch.bfloat16
+    ref = torch.nn.functional.cross_entropy(low.detach().float(), target)
+    assert torch.allclose(loss, ref, atol=1e-5)
+    # without gradients (evaluation) it is torch's own
+    with torch.no_grad():
+        assert torch.allclose(masked_cross_entropy(logits, target),
+                              torch.nn.functional.cross_entropy(logits, target), atol=1e-6)
+
+
+def test_bits_dropout_drops_exactly_its_quantised_share_and_scales_survivors(monkeypatch):
+    # fed every int16 value once, it drops exactly round(p * 65536) of them
+    every = torch.arange(-32768, 32768, dtype=torch.int32).to(torch.int16)
+    monkeypatch.setattr(fastmlm, "_random_int16", lambda numel, device=None: every[:numel])
+    x = torch.ones(65536, requires_grad=True)
+    for p in (0.1, 0.5, 0.03):
+        dropped = round(p * 65536)
+        out = BitsDropout(p).train()(x)
+        assert int((out == 0).sum()) == dropped
+        assert torch.allclose(out[out != 0], torch.tensor(65536 / (65536 - dropped)))
+        assert abs(float(out.detach().mean()) - 1.0) < 1e-6  # the expectation is the input's
+    # the gradient is the same mask and scale
+    out = BitsDropout(0.1).train()(x)
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    assert torch.equal(grad, out.detach())
+
+
+def test_bits_dropout_with_real_draws(monkeypatch):
+    x = torch.randn(64, 1000)
+    layer = BitsDropout(0.1)
+    torch.manual_seed(5)
+    a = layer.train()(x)
+    torch.manual_seed(5)
+    assert torch.equal(a, layer(x))  # seeded by torch's generator
+    share = float((a == 0).float().mean())
+    # binomial: n = 64,000, p = 0.1000061, sd 0.0012; 5 sd either side
+    assert abs(share - 0.1) < 0.006
+    kept = a != 0
+    assert torch.allclose(a[kept], x[kept] * 65536 / (65536 - 6554))
+    assert torch.equal(layer.eval()(x), x) and torch.equal(BitsDropout(0.0).train()(x), x)
+    # every int16 value appears about equally often (no bias in any 16-bit slice)
+    draws = fastmlm._random_int16(400_003).long()
+    assert len(draws) == 400_003
+    counts = torch.bincount((draws + 32768) // 4096, minlength=16).float()
+    assert float(counts.min()) > 400_003 / 16 * 0.97 and float(counts.max()) < 400_003 / 16 * 1.03
+
+
+def test_use_bits_dropout_swaps_every_dropout_and_keeps_the_model():
+    model = build_mlm(resolve_model("tiny"), fast_dropout=False)
+    before = [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert all(type(m) is torch.nn.Dropout for m in model.modules() if isinstance(m, torch.nn.Dropout))
+    n = use_bits_dropout(model)
+    after = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert n == len(before) == len(after) and all(type(m) is BitsDropout for m in after)
+    assert [m.p for m in after] == before
+    assert all(type(m) is BitsDropout for m in build_mlm(resolve_model("tiny")).modules()
+               if isinstance(m, torch.nn.Dropout))  # the default
+
+
+def test_key_padding_mask_is_one_row_per_sequence_and_changes_nothing():
+    sparse, dense = twin_models()
+    batch = fixed_batch()
+    row = key_padding_mask(batch["attention_mask"], "sdpa")
+    assert row.shape == (3, 1, 1, 40) and row.dtype == torch.bool
+    assert torch.equal(row[:, 0, 0], batch["attention_mask"].bool())
+    assert key_padding_mask(torch.ones(2, 5, dtype=torch.long), "sdpa") is None  # nothing padded
+    assert key_padding_mask(batch["attention_mask"], "eager") is batch["attention_mask"]
+    with torch.no_grad():
+        ours = sparse.bert(input_ids=batch["input_ids"], attention_mask=row).last_hidden_state
+        theirs = dense.bert(input_ids=batch["input_ids"],
+                            attention_mask=batch["attention_mask"]).last_hidden_state
+    assert torch.allclose(ours, theirs, atol=1e-6)
 
 
 def test_pretrain_keeps_stdout_clean_and_quiet_is_quiet(tmp_path, capfd):

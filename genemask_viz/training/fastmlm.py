@@ -23,6 +23,24 @@
   masked tokens, and the loss is a per-batch mean (as with Hugging Face's
   ``group_by_length``), so short segments weigh a little more per token. The order is a
   function of ``(seed, epoch)`` only, so a resumed run skips to the same batches.
+
+* On CPU the sparse model passes the padding mask to attention as one row per sequence,
+  ``(batch, 1, 1, length)`` booleans, instead of the ``(batch, 1, length, length)`` matrix
+  that ``transformers`` builds (every row of which is that same row: BERT's mask hides
+  padded keys only). The attention is identical; PyTorch's CPU flash kernel reads a
+  broadcast row far faster (about a quarter less time per attention layer at the spec's
+  lengths, forward and backward; ``docs/BENCHMARKS.md``). No mask at all when nothing is
+  padded, as ``transformers`` does.
+
+* :class:`BitsDropout` (:func:`use_bits_dropout`; ``PretrainConfig.fast_dropout``, on by
+  default, ``genemask pretrain --torch-dropout`` turns it off) is dropout whose keep/drop
+  draws on CPU come from 16-bit slices of 64-bit random integers: one generator call per
+  four elements instead of one per element, which is where ``torch``'s CPU dropout spends
+  most of its time. The drop probability is ``p`` rounded to a multiple of 1/65,536 (0.1
+  becomes 0.1000061) and survivors are scaled by ``1 / (1 - that)``, so the output's
+  expectation is exactly the input, as with ``torch.nn.Dropout``. The draws still come
+  from torch's seeded generator (runs stay reproducible and resumable); on a GPU, or
+  with ``p`` 0 or in eval mode, it is ``torch.nn.Dropout``.
 """
 
 from __future__ import annotations
@@ -33,7 +51,121 @@ from transformers import BertForMaskedLM
 from transformers.modeling_outputs import MaskedLMOutput
 
 __all__ = ["SparseBertForMaskedLM", "LengthGroupedSampler", "masked_argmax", "sparse_mlm_loss",
-           "dataset_lengths"]
+           "dataset_lengths", "BitsDropout", "use_bits_dropout", "key_padding_mask", "masked_cross_entropy"]
+
+_LEVELS = 1 << 16  # BitsDropout draws 16-bit integers
+
+
+def _random_int16(numel: int, device=None) -> torch.Tensor:
+    """``numel`` uniform int16 values: 16-bit slices of ``ceil(numel / 4)`` random int64s."""
+    words = (numel + 3) // 4
+    # [-2**63, 2**63 - 1): every 16-bit slice is uniform up to one value in 2**64
+    bits = torch.randint(-(1 << 63), (1 << 63) - 1, (words,), dtype=torch.int64, device=device)
+    return bits.view(torch.int16)[:numel]
+
+
+class _BitsDropoutFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, threshold: int, scale: float):
+        keep = (_random_int16(x.numel(), x.device) >= threshold).view(x.shape)
+        ctx.save_for_backward(keep)
+        ctx.scale = scale
+        return torch.where(keep, x, 0.0).mul_(scale)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (keep,) = ctx.saved_tensors
+        return torch.where(keep, grad, 0.0).mul_(ctx.scale), None, None
+
+
+class BitsDropout(torch.nn.Dropout):
+    """``torch.nn.Dropout`` whose CPU draws use 16-bit slices of random integers.
+
+    Drops with probability ``round(p * 65536) / 65536`` and scales survivors by the inverse
+    of the keep probability (module docstring). CUDA tensors, eval mode and ``p == 0`` use
+    ``torch.nn.Dropout`` itself.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0 or x.device.type != "cpu" or self.inplace:
+            return super().forward(x)
+        dropped = round(self.p * _LEVELS)
+        if dropped >= _LEVELS:
+            return torch.zeros_like(x)
+        # int16 values are uniform on [-32768, 32767]: P(value < threshold) = dropped / 65536
+        threshold = dropped - _LEVELS // 2
+        return _BitsDropoutFunction.apply(x, threshold, _LEVELS / (_LEVELS - dropped))
+
+
+def use_bits_dropout(model: torch.nn.Module) -> int:
+    """Make every ``torch.nn.Dropout`` of ``model`` a :class:`BitsDropout` (same ``p``).
+
+    Returns how many modules changed. Dropout has no weights, so checkpoints are unchanged.
+    """
+    changed = 0
+    for module in model.modules():
+        for name, child in list(module.named_children()):
+            if type(child) is torch.nn.Dropout:
+                setattr(module, name, BitsDropout(child.p, child.inplace))
+                changed += 1
+    return changed
+
+
+def key_padding_mask(attention_mask, attn_implementation: str | None):
+    """BERT's padding mask as the attention sees it, one row per sequence (module docstring).
+
+    A ``(batch, length)`` 0/1 mask on CPU with SDPA attention becomes ``(batch, 1, 1,
+    length)`` booleans, or None when nothing is padded; anything else is returned as is
+    (``transformers`` then builds its own mask).
+    """
+    if (attention_mask is None or attention_mask.dim() != 2 or attention_mask.device.type != "cpu"
+            or attn_implementation != "sdpa"):
+        return attention_mask
+    keep = attention_mask.bool()
+    if bool(keep.all()):
+        return None
+    return keep[:, None, None, :]
+
+
+class _CrossEntropyFunction(torch.autograd.Function):
+    """Summed cross-entropy / ``divisor`` whose gradient is computed in the forward pass.
+
+    ``softmax(logits) - onehot(target)`` is formed once (one exp pass over the logits) and
+    scaled in backward, instead of log-softmax, a zero-filled NLL gradient and log-softmax's
+    backward pass (three passes over ``(n_masked, vocab)``). Logits are left untouched.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target, divisor: float):
+        x = logits.float()
+        lse = torch.logsumexp(x, dim=1)
+        loss = (lse - x.gather(1, target[:, None]).squeeze(1)).sum() / divisor
+        grad = torch.sub(x, lse[:, None]).exp_()
+        grad[torch.arange(len(target), device=grad.device), target] -= 1.0
+        ctx.save_for_backward(grad)
+        ctx.divisor, ctx.dtype = divisor, logits.dtype
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        (grad,) = ctx.saved_tensors
+        return grad.mul(grad_loss / ctx.divisor).to(ctx.dtype), None, None
+
+
+def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, divisor=None) -> torch.Tensor:
+    """``cross_entropy(logits.float(), target, reduction="sum") / divisor`` (default: the mean).
+
+    With gradients, through :class:`_CrossEntropyFunction` (same value and gradient, fewer
+    passes; tested against ``torch.nn.functional.cross_entropy``); ``target`` holds no
+    ignore index (the sparse head's rows are all labelled).
+    """
+    if divisor is None:
+        divisor = max(len(target), 1)
+    if torch.is_tensor(divisor):
+        divisor = divisor.to(logits.device)
+    if not (torch.is_grad_enabled() and logits.requires_grad) or len(target) == 0:
+        return torch.nn.functional.cross_entropy(logits.float(), target, reduction="sum") / divisor
+    return _CrossEntropyFunction.apply(logits, target, divisor)
 
 
 def sparse_mlm_loss(model, hidden: torch.Tensor, labels: torch.Tensor, num_items_in_batch=None):
@@ -46,14 +178,7 @@ def sparse_mlm_loss(model, hidden: torch.Tensor, labels: torch.Tensor, num_items
     keep = labels != -100
     rows = hidden[keep]                      # (n_masked, hidden)
     logits = model.cls(rows)                 # (n_masked, vocab)
-    if num_items_in_batch is None:
-        loss = torch.nn.functional.cross_entropy(logits.float(), labels[keep])
-    else:
-        loss = torch.nn.functional.cross_entropy(logits.float(), labels[keep], reduction="sum")
-        if torch.is_tensor(num_items_in_batch):
-            num_items_in_batch = num_items_in_batch.to(loss.device)
-        loss = loss / num_items_in_batch
-    return loss, logits
+    return masked_cross_entropy(logits, labels[keep], num_items_in_batch), logits
 
 
 class SparseBertForMaskedLM(BertForMaskedLM):
@@ -67,6 +192,7 @@ class SparseBertForMaskedLM(BertForMaskedLM):
                                    inputs_embeds=inputs_embeds, **kwargs)
         kwargs.pop("return_dict", None)
         num_items = kwargs.pop("num_items_in_batch", None)
+        attention_mask = key_padding_mask(attention_mask, self.config._attn_implementation)
         out = self.bert(input_ids=input_ids, attention_mask=attention_mask,
                         token_type_ids=token_type_ids, position_ids=position_ids,
                         inputs_embeds=inputs_embeds, return_dict=True, **kwargs)

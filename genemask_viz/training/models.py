@@ -270,17 +270,19 @@ def load_tokenizer(source: ModelSource):
 
 
 def build_mlm(source: ModelSource, seed: int = 0, attention_dropout: float | None = None,
-              hidden_dropout: float | None = None):
+              hidden_dropout: float | None = None, fast_dropout: bool = True):
     """The MLM model for pretraining: fresh weights (seeded) for a preset, else loaded.
 
     A :class:`~genemask_viz.training.fastmlm.SparseBertForMaskedLM` (a ``BertForMaskedLM``
     whose head runs only at masked positions when given labels; it saves plain
     ``BertForMaskedLM`` checkpoints) with SDPA attention. ``attention_dropout`` /
     ``hidden_dropout`` override the preset's or checkpoint's dropout (None: keep it).
+    ``fast_dropout``: its dropout modules draw on CPU through
+    :class:`~genemask_viz.training.fastmlm.BitsDropout` (same probability to 1/65,536).
     """
     import torch
 
-    from .fastmlm import SparseBertForMaskedLM
+    from .fastmlm import SparseBertForMaskedLM, use_bits_dropout
     overrides = {}
     if attention_dropout is not None:
         overrides["attention_probs_dropout_prob"] = float(attention_dropout)
@@ -290,10 +292,14 @@ def build_mlm(source: ModelSource, seed: int = 0, attention_dropout: float | Non
         if not 0.0 <= value < 1.0:
             raise GeneMaskInputError(f"{name} must be in [0, 1), got {value}.")
     if source.path is not None:
-        return SparseBertForMaskedLM.from_pretrained(source.path, attn_implementation="sdpa",
-                                                     **overrides)
-    torch.manual_seed(seed)
-    return SparseBertForMaskedLM(model_config(source.preset, source.k, **overrides))
+        model = SparseBertForMaskedLM.from_pretrained(source.path, attn_implementation="sdpa",
+                                                      **overrides)
+    else:
+        torch.manual_seed(seed)
+        model = SparseBertForMaskedLM(model_config(source.preset, source.k, **overrides))
+    if fast_dropout:
+        use_bits_dropout(model)
+    return model
 
 
 def build_classifier(source: ModelSource, num_labels: int, seed: int = 0, dropout: float = 0.1):

@@ -18,7 +18,8 @@ and masks are seeded per batch from the example indices), so the losses after th
 checkpoint are those of an uninterrupted run.
 
 Speed (issue 11; :mod:`.fastmlm`): the MLM head runs only at masked positions, attention
-is PyTorch's scaled-dot-product attention, batches group segments of similar length
+is PyTorch's scaled-dot-product attention (on CPU given the padding mask as one row per
+sequence), dropout on CPU draws 16-bit random numbers (``fast_dropout``), batches group segments of similar length
 (``group_by_length``) so that little is padded, torch uses every core this process may run
 on (``threads``), and Trainer's progress goes to stderr (stdout stays clean for pipes).
 """
@@ -90,6 +91,7 @@ class PretrainConfig:
     group_by_length: bool = True      # batches of similar-length segments (less padding)
     attention_dropout: float | None = None  # None: the preset's / checkpoint's (models.py)
     hidden_dropout: float | None = None     # None: the preset's / checkpoint's
+    fast_dropout: bool = True         # CPU dropout draws from 16-bit slices (fastmlm.BitsDropout)
     k: int = 6
     switch_window: int | None = None       # curricula (cm-gems): steps per window (curriculum.py)
     switch_threshold: float | None = None  # curricula: perplexity improvement to keep a stage
@@ -332,7 +334,7 @@ def _pretrain(config: PretrainConfig, run_dir: str | os.PathLike, progress: bool
         average_tokens_across_devices=False)
     logger = RunLogger(run_dir)
     model = build_mlm(source, seed=config.seed, attention_dropout=config.attention_dropout,
-                      hidden_dropout=config.hidden_dropout)
+                      hidden_dropout=config.hidden_dropout, fast_dropout=config.fast_dropout)
 
     class PretrainTrainer(CurriculumTrainerMixin, Trainer):
         def _get_train_sampler(self, train_dataset=None):
