@@ -75,6 +75,38 @@ def test_sparse_head_gives_the_dense_loss_and_gradients():
     assert plain.shape == (3, 40, 4101) and torch.allclose(plain, out_d.logits.detach(), atol=1e-5)
 
 
+@pytest.mark.parametrize("heads", [2, 4])
+def test_sparse_last_layer_matches_the_dense_model(monkeypatch, heads):
+    """The last layer run at the labelled rows only (queries there, keys and values from every
+    position) gives the dense model's loss and gradients, also with a row that has no label."""
+    cfg = model_config("tiny", hidden_dropout_prob=0.0, num_attention_heads=heads,
+                       num_hidden_layers=3)
+    torch.manual_seed(2)
+    sparse = SparseBertForMaskedLM(cfg)
+    dense = BertForMaskedLM(cfg)
+    dense.load_state_dict(sparse.state_dict())
+    batch = fixed_batch(rows=3, seed=4)
+    batch["labels"][1] = -100                 # nothing to predict in row 1
+    calls = []
+    real = fastmlm.last_layer_at
+    monkeypatch.setattr(fastmlm, "last_layer_at", lambda *a: calls.append(1) or real(*a))
+    out_s, out_d = sparse(**batch), dense(**batch)
+    assert calls == [1]                       # the sparse path ran
+    assert torch.allclose(out_s.loss, out_d.loss, rtol=0, atol=1e-5)
+    out_s.loss.backward()
+    out_d.loss.backward()
+    grads_d = dict(dense.named_parameters())
+    for name, p in sparse.named_parameters():
+        g_d = grads_d[name].grad
+        if g_d is None:
+            assert p.grad is None or not p.grad.any(), name
+            continue
+        assert torch.allclose(p.grad, g_d, rtol=1e-4, atol=1e-5), name
+    # switched off, the full layers give the same loss
+    sparse.sparse_last_layer = False
+    assert torch.allclose(sparse(**batch).loss, out_s.loss, rtol=0, atol=1e-6) and calls == [1]
+
+
 def test_sparse_model_saves_a_plain_bert_checkpoint(tmp_path):
     sparse, _ = twin_models()
     sparse.save_pretrained(tmp_path / "m")
