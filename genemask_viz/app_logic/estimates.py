@@ -24,14 +24,14 @@ import pandas as pd
 #: seconds per training sequence (one sequence of a step) when no finished run gives a
 #: measurement, on a 2-core CPU in fp32 (a GPU is far faster). Pretraining: the fast path
 #: on an idle 2-core VM in fp32, 16 sequences of the spec's lengths per step
-#: (``python bench/pretrain_throughput.py --steps 20``, docs/BENCHMARKS.md issue 11: tiny
-#: 0.131 s/step, LOGO 0.96 s/step; LOGO in bf16 on a CPU with AMX: 0.57 s/step). The
+#: (``python bench/pretrain_throughput.py --steps 30``, docs/BENCHMARKS.md issue 11: tiny
+#: 0.085-0.099 s/step, LOGO 0.64-0.69 s/step; LOGO in bf16 on a CPU with AMX: 0.42 s/step). The
 #: others: one short run each on a heavily loaded 2-core machine
 #: divided by its 2.5x slow-down: few-shot fine-tuning on the 70-nt demo task (per sequence
 #: and epoch) tiny 0.033, LOGO 1.9; test prediction tiny 0.008, LOGO 0.28. Replaced by the
 #: runs' own rates once any exist.
 DEFAULT_RATES = {
-    ("pretrain", "tiny"): 0.0082, ("pretrain", "logo"): 0.06,
+    ("pretrain", "tiny"): 0.0058, ("pretrain", "logo"): 0.042,
     ("fewshot", "tiny"): 0.013, ("fewshot", "logo"): 0.76,
     ("predict", "tiny"): 0.003, ("predict", "logo"): 0.11,
 }

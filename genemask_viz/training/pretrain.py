@@ -17,11 +17,12 @@ Resuming: a run folder that holds checkpoints continues from the last one
 and masks are seeded per batch from the example indices), so the losses after the
 checkpoint are those of an uninterrupted run.
 
-Speed (issue 11; :mod:`.fastmlm`): the MLM head runs only at masked positions, attention
-is PyTorch's scaled-dot-product attention (on CPU given the padding mask as one row per
-sequence), dropout on CPU draws 16-bit random numbers (``fast_dropout``), batches group segments of similar length
-(``group_by_length``) so that little is padded, torch uses every core this process may run
-on (``threads``), and Trainer's progress goes to stderr (stdout stays clean for pipes).
+Speed (issue 11; :mod:`.fastmlm`): the MLM head (and on CPU the last encoder layer) runs
+only at masked positions, attention is PyTorch's scaled-dot-product attention (on CPU given
+the padding mask as one row per sequence), dropout on CPU draws 16-bit random numbers
+(``fast_dropout``), batches group segments of similar length (``group_by_length``) so that
+little is padded, torch uses every core this process may run on (``threads``), and
+Trainer's progress goes to stderr (stdout stays clean for pipes).
 """
 
 from __future__ import annotations
