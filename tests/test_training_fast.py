@@ -46,6 +46,16 @@ def twin_models():
     return sparse, dense
 
 
+def assert_same_gradients(sparse, dense):
+    grads_d = dict(dense.named_parameters())
+    for name, p in sparse.named_parameters():
+        g_d = grads_d[name].grad
+        if g_d is None:
+            assert p.grad is None or not p.grad.any(), name
+            continue
+        assert torch.allclose(p.grad, g_d, rtol=1e-4, atol=1e-5), name
+
+
 def test_sparse_head_gives_the_dense_loss_and_gradients():
     sparse, dense = twin_models()
     batch = fixed_batch()
@@ -57,13 +67,7 @@ def test_sparse_head_gives_the_dense_loss_and_gradients():
     assert torch.allclose(out_s.logits, out_d.logits[batch["labels"] != -100], atol=1e-5)
     out_s.loss.backward()
     out_d.loss.backward()
-    grads_d = dict(dense.named_parameters())
-    for name, p in sparse.named_parameters():
-        g_d = grads_d[name].grad
-        if g_d is None:
-            assert p.grad is None or not p.grad.any(), name
-            continue
-        assert torch.allclose(p.grad, g_d, rtol=1e-4, atol=1e-5), name
+    assert_same_gradients(sparse, dense)
     # Trainer's gradient-accumulation normaliser: sum / masked tokens of all micro-batches
     # (transformers' dense BertForMaskedLM ignores it and averages per micro-batch)
     n = torch.tensor(2 * n_masked)
@@ -95,13 +99,7 @@ def test_sparse_last_layer_matches_the_dense_model(monkeypatch, heads):
     assert torch.allclose(out_s.loss, out_d.loss, rtol=0, atol=1e-5)
     out_s.loss.backward()
     out_d.loss.backward()
-    grads_d = dict(dense.named_parameters())
-    for name, p in sparse.named_parameters():
-        g_d = grads_d[name].grad
-        if g_d is None:
-            assert p.grad is None or not p.grad.any(), name
-            continue
-        assert torch.allclose(p.grad, g_d, rtol=1e-4, atol=1e-5), name
+    assert_same_gradients(sparse, dense)
     # switched off, the full layers give the same loss
     sparse.sparse_last_layer = False
     assert torch.allclose(sparse(**batch).loss, out_s.loss, rtol=0, atol=1e-6) and calls == [1]

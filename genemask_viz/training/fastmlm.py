@@ -59,8 +59,8 @@ from transformers import BertForMaskedLM
 from transformers.modeling_outputs import MaskedLMOutput
 
 __all__ = ["SparseBertForMaskedLM", "LengthGroupedSampler", "masked_argmax", "sparse_mlm_loss",
-           "dataset_lengths", "BitsDropout", "use_bits_dropout", "key_padding_mask", "masked_cross_entropy",
-           "last_layer_at"]
+           "dataset_lengths", "BitsDropout", "use_bits_dropout", "key_padding_mask",
+           "masked_cross_entropy", "last_layer_at"]
 
 _LEVELS = 1 << 16  # BitsDropout draws 16-bit integers
 
