@@ -27,19 +27,12 @@ import pandas as pd
 from ..ngrams.scores import DEFAULT_MIN_COUNT
 from .extend import encode, kmer_codes, word_code
 from .library import DEFAULT_RELEASE
+from .scoring import revcomp
 
 __all__ = ["planted_recovery", "commonest_site_word", "genome_count", "DEFAULT_SITES"]
 
 #: the curve of docs/MOTIFS.md: a quarter of the demo's 600 sites per motif to four times it
 DEFAULT_SITES = (150, 300, 600, 900, 1200, 1800, 2400)
-
-_RC = str.maketrans("ACGT", "TGCA")
-
-
-def _canonical(word: str) -> str:
-    rc = word.translate(_RC)[::-1]
-    return min(word, rc)
-
 
 def commonest_site_word(sites, n: int) -> tuple[str, int]:
     """The ``n``-mer (reverse complements merged) held by most of ``sites``, and how many.
@@ -49,23 +42,24 @@ def commonest_site_word(sites, n: int) -> tuple[str, int]:
     held = Counter()
     for site in sites:
         s = str(site).upper()
-        held.update({_canonical(s[i:i + n]) for i in range(len(s) - n + 1)})
+        held.update({min(w, revcomp(w)) for w in (s[i:i + n] for i in range(len(s) - n + 1))})
     if not held:
         return "", 0
     best = max(held.items(), key=lambda kv: (kv[1], [-ord(c) for c in kv[0]]))
     return best[0], int(best[1])
 
 
-def genome_count(records, word: str) -> int:
-    """Occurrences of ``word`` (overlapping, + strand, N-free windows) in ``records``."""
+def genome_count(records, word: str, kcodes=None) -> int:
+    """Occurrences of ``word`` (overlapping, + strand, N-free windows) in ``records``.
+
+    ``kcodes``: :func:`~.extend.kmer_codes` of every record for ``len(word)``, when already
+    computed (several words of one genome)."""
     code = word_code(word) if word else -1
     if code < 0:  # empty, or not all A/C/G/T: no N-free window holds it
         return 0
-    total = 0
-    for record in records:
-        codes = kmer_codes(encode(record), len(word))
-        total += int(np.count_nonzero(codes == code))
-    return total
+    if kcodes is None:
+        kcodes = [kmer_codes(encode(record), len(word)) for record in records]
+    return sum(int(np.count_nonzero(codes == code)) for codes in kcodes)
 
 
 def planted_recovery(sites=DEFAULT_SITES, seeds=(0,), group_n: int = 8, top: int = 100,
@@ -102,6 +96,7 @@ def planted_recovery(sites=DEFAULT_SITES, seeds=(0,), group_n: int = 8, top: int
         ranked = scored.sort_values([col, "ngram"], ascending=[False, True], kind="stable")
         kmers = ranked["ngram"].astype(str).str.upper().head(top).to_numpy()
         rank_of_word = {w: r for r, w in enumerate(ranked["ngram"].astype(str).str.upper(), start=1)}
+        kcodes = [kmer_codes(encode(record), group_n) for record in genome.records]
         _, _, groups = tomtom_groups(kmers, mset, group_n)
         q = tomtom_matrix([counts_to_probs(g.counts) for g in groups], mset)["q"]
         q_ext = None
@@ -113,23 +108,21 @@ def planted_recovery(sites=DEFAULT_SITES, seeds=(0,), group_n: int = 8, top: int
             j = ids.index(mid)
             planted = genome.motifs.loc[genome.motifs["motif_id"] == mid, "site"]
             word, held = commonest_site_word(planted, group_n)
-            rc = word.translate(_RC)[::-1]
+            rc = revcomp(word)
+            ranks = [rank_of_word[w] for w in (word, rc) if w in rank_of_word]
             best = int(np.argmin(q[:, j]))
             row = {"sites_per_motif": n_sites, "seed": seed, "motif_id": mid,
                    "motif_name": DEMO_MOTIFS.get(mid, mid),
                    "q": float(q[best, j]), "found": bool(q[best, j] < 0.05),
                    "best_group": groups[best].consensus,
                    "commonest_word": word, "word_sites": held,
-                   "word_count": genome_count(genome.records, word),
-                   "word_rc_count": genome_count(genome.records, rc),
-                   "word_rank": min(rank_of_word.get(word, 0) or np.inf,
-                                    rank_of_word.get(rc, 0) or np.inf),
+                   "word_count": genome_count(genome.records, word, kcodes),
+                   "word_rc_count": genome_count(genome.records, rc, kcodes),
+                   "word_rank": min(ranks) if ranks else np.nan,
                    "min_count": int(min_count), "n_groups": len(groups)}
             if q_ext is not None:
                 best_e = int(np.argmin(q_ext[:, j]))
                 row.update(q_extended=float(q_ext[best_e, j]),
                            found_extended=bool(q_ext[best_e, j] < 0.05))
             rows.append(row)
-    out = pd.DataFrame(rows)
-    out["word_rank"] = out["word_rank"].replace(np.inf, np.nan)
-    return out
+    return pd.DataFrame(rows)

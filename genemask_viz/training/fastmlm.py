@@ -180,19 +180,16 @@ def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, divisor=Non
     return _CrossEntropyFunction.apply(logits, target, divisor)
 
 
-def sparse_mlm_loss(model, hidden: torch.Tensor, labels: torch.Tensor, num_items_in_batch=None):
-    """``(loss, logits)`` of ``model.cls`` at the positions where ``labels != -100``.
+def sparse_mlm_loss(model, rows: torch.Tensor, target: torch.Tensor, num_items_in_batch=None):
+    """``(loss, logits)`` of ``model.cls`` on the labelled rows ``(n_masked, hidden)`` of the
+    last layer (row-major order) and their token ids ``target``.
 
-    ``hidden`` is the last layer's ``(batch, length, hidden)`` output, or already only its
-    labelled rows ``(n_masked, hidden)`` in row-major order. The loss is the mean over those
-    positions, or their sum / ``num_items_in_batch`` when Trainer passes that (masked tokens
-    over all gradient-accumulation micro-batches), as ``transformers``' dense masked-LM loss
-    does.
+    The loss is the mean over those rows, or their sum / ``num_items_in_batch`` when Trainer
+    passes that (masked tokens over all gradient-accumulation micro-batches), as
+    ``transformers``' dense masked-LM loss does.
     """
-    keep = labels != -100
-    rows = hidden[keep] if hidden.dim() == 3 else hidden   # (n_masked, hidden)
     logits = model.cls(rows)                                # (n_masked, vocab)
-    return masked_cross_entropy(logits, labels[keep], num_items_in_batch), logits
+    return masked_cross_entropy(logits, target, num_items_in_batch), logits
 
 
 def last_layer_at(layer, hidden: torch.Tensor, mask, keep: torch.Tensor) -> torch.Tensor:
@@ -233,12 +230,12 @@ class SparseBertForMaskedLM(BertForMaskedLM):
     #: (:func:`last_layer_at`); False runs every layer in full (benchmarks compare the two)
     sparse_last_layer = True
 
-    def _last_layer_sparse(self, labels, mask, kwargs) -> bool:
+    def _last_layer_sparse(self, keep, mask, kwargs) -> bool:
         cfg = self.config
-        return (self.sparse_last_layer and not kwargs and labels.device.type == "cpu"
+        return (self.sparse_last_layer and not kwargs and keep.device.type == "cpu"
                 and cfg._attn_implementation == "sdpa" and not cfg.is_decoder
                 and not cfg.add_cross_attention and (mask is None or mask.dim() == 4)
-                and bool((labels != -100).any()))
+                and bool(keep.any()))
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, **kwargs):
@@ -248,20 +245,21 @@ class SparseBertForMaskedLM(BertForMaskedLM):
                                    inputs_embeds=inputs_embeds, **kwargs)
         kwargs.pop("return_dict", None)
         num_items = kwargs.pop("num_items_in_batch", None)
+        keep = labels != -100
         mask = key_padding_mask(attention_mask, self.config._attn_implementation)
-        if self._last_layer_sparse(labels, mask, kwargs):
+        if self._last_layer_sparse(keep, mask, kwargs):
             hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids,
                                           position_ids=position_ids, inputs_embeds=inputs_embeds)
             *lower, last = self.bert.encoder.layer
             for layer in lower:
                 hidden = layer(hidden, mask)
-            hidden = last_layer_at(last, hidden, mask, labels != -100)
+            rows = last_layer_at(last, hidden, mask, keep)
         else:
-            hidden = self.bert(input_ids=input_ids, attention_mask=mask,
-                               token_type_ids=token_type_ids, position_ids=position_ids,
-                               inputs_embeds=inputs_embeds, return_dict=True,
-                               **kwargs).last_hidden_state
-        loss, logits = sparse_mlm_loss(self, hidden, labels, num_items)
+            rows = self.bert(input_ids=input_ids, attention_mask=mask,
+                             token_type_ids=token_type_ids, position_ids=position_ids,
+                             inputs_embeds=inputs_embeds, return_dict=True,
+                             **kwargs).last_hidden_state[keep]
+        loss, logits = sparse_mlm_loss(self, rows, labels[keep], num_items)
         return MaskedLMOutput(loss=loss, logits=logits)
 
     def save_pretrained(self, *args, **kwargs):

@@ -164,11 +164,10 @@ def resolve_model(spec: str | os.PathLike, k: int = 6) -> ModelSource:
     path = Path(text).expanduser()
     # runs/foo where ./runs exists is a mistyped local path, not the Hub user "runs": say so
     # at once instead of spending the Hub client's retries on it
-    local_parent = path.parent != Path(".") and path.parent.is_dir()
-    if not path.exists() and _HUB_ID.fullmatch(text) and not local_parent:
-        folder, k_hub = _hub_checkpoint(text)
-        return ModelSource(text, None, folder, k_hub)
-    if not path.exists() and local_parent and _HUB_ID.fullmatch(text):
+    if not path.exists() and _HUB_ID.fullmatch(text):
+        if not (path.parent != Path(".") and path.parent.is_dir()):
+            folder, k_hub = _hub_checkpoint(text)
+            return ModelSource(text, None, folder, k_hub)
         raise GeneMaskInputError(f"model {text!r}: no such folder in {str(path.parent)!r} (that "
                                  "folder exists here, so this was read as a local path, not a "
                                  "Hugging Face Hub id).", source=path,
